@@ -1,0 +1,142 @@
+//! Validated value types and the domain records services return. No I/O here.
+
+mod values;
+
+pub use values::*;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+/// A signed-in user as services see it.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    pub display_name: Option<String>,
+    pub base_currency: Currency,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An account with its integration summary (config already redacted).
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: AccountId,
+    pub name: String,
+    pub kind: AccountKind,
+    pub currency: Currency,
+    pub institution: Option<String>,
+    pub notes: Option<String>,
+    pub integration: Option<IntegrationSummary>,
+    pub balance: Option<Decimal>,
+    pub balance_currency: Option<String>,
+    pub balance_updated_at: Option<DateTime<Utc>>,
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The integration attached to an account, with secrets redacted.
+#[derive(Debug, Clone)]
+pub struct IntegrationSummary {
+    pub integration_type: String,
+    pub config: serde_json::Value,
+    pub status: IntegrationStatus,
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+/// A current position.
+#[derive(Debug, Clone)]
+pub struct Holding {
+    pub id: Uuid,
+    pub asset: Asset,
+    pub quantity: Decimal,
+    pub cost_basis: Option<Decimal>,
+    pub price: Option<Decimal>,
+    pub market_value: Option<Decimal>,
+    pub currency: String,
+    pub as_of: DateTime<Utc>,
+    pub source: String,
+}
+
+/// An instrument.
+#[derive(Debug, Clone)]
+pub struct Asset {
+    pub asset_id: String,
+    pub symbol: String,
+    pub name: String,
+    pub class: String,
+    pub currency: String,
+    pub exchange: Option<String>,
+}
+
+/// A ledger entry.
+#[derive(Debug, Clone)]
+pub struct Transaction {
+    pub id: Uuid,
+    pub kind: String,
+    pub trade_date: NaiveDate,
+    pub settle_date: Option<NaiveDate>,
+    pub asset: Option<Asset>,
+    pub quantity: Option<Decimal>,
+    pub price: Option<Decimal>,
+    pub amount: Decimal,
+    pub fee: Option<Decimal>,
+    pub currency: String,
+    pub description: Option<String>,
+    pub source: String,
+    pub source_id: String,
+    pub import_job_id: Option<Uuid>,
+}
+
+/// A personal API token (never with its secret).
+#[derive(Debug, Clone)]
+pub struct ApiToken {
+    pub id: Uuid,
+    pub name: String,
+    pub scope: TokenScope,
+    pub prefix: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An audit-log entry.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub id: Uuid,
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub detail: Option<serde_json::Value>,
+    pub ip: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One run of a sync or import.
+#[derive(Debug, Clone)]
+pub struct ImportJob {
+    pub id: Uuid,
+    pub account_id: Option<AccountId>,
+    pub source: String,
+    pub trigger: String,
+    pub status: String,
+    pub fetched: i32,
+    pub inserted: i32,
+    pub updated: i32,
+    pub duplicates: i32,
+    pub failed: i32,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A page of results and the cursor for the next one.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}

@@ -1,0 +1,138 @@
+//! REST handlers. Each is a few lines: extract, call the service, map to a DTO. Every handler
+//! carries `#[utoipa::path]` and is registered through `utoipa-actix-web`, so the served
+//! routes and the OpenAPI document are one list.
+
+pub mod accounts;
+pub mod audit;
+pub mod auth;
+pub mod extract;
+pub mod health;
+pub mod integrations;
+pub mod me;
+pub mod tokens;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::error::Problem;
+
+/// Mounts every `/api` route (relative to the `/api` scope).
+pub fn configure_api(cfg: &mut ServiceConfig) {
+    cfg.service(auth::register)
+        .service(auth::login)
+        .service(auth::refresh)
+        .service(auth::logout)
+        .service(me::get_me)
+        .service(me::update_me)
+        .service(me::change_password)
+        .service(tokens::create_token)
+        .service(tokens::list_tokens)
+        .service(tokens::revoke_token)
+        .service(accounts::create_account)
+        .service(accounts::list_accounts)
+        .service(accounts::get_account)
+        .service(accounts::update_account)
+        .service(accounts::delete_account)
+        .service(accounts::list_holdings)
+        .service(accounts::list_transactions)
+        .service(integrations::list_integration_types)
+        .service(integrations::get_integration)
+        .service(integrations::set_integration)
+        .service(integrations::remove_integration)
+        .service(integrations::test_integration)
+        .service(integrations::refresh_integration)
+        .service(audit::list_audit_log);
+}
+
+/// Mounts the operational routes at the root.
+pub fn configure_ops(cfg: &mut ServiceConfig) {
+    cfg.service(health::healthz)
+        .service(health::readyz)
+        .service(health::metrics);
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tributary API",
+        description = "Self-hosted, multi-user portfolio data server: accounts with per-account broker integrations, holdings, transactions and balances.\n\nAuthenticate with `Authorization: Bearer <token>`: an access JWT from `/api/auth/login` or a personal API token (`trb_...`). Errors are RFC 9457 `application/problem+json` with a stable `code`. Decimal values are JSON strings.",
+        license(name = "AGPL-3.0-or-later")
+    ),
+    components(schemas(Problem)),
+    modifiers(&SecurityAddon),
+    tags(
+        (name = "auth", description = "Registration, login, token refresh"),
+        (name = "me", description = "The signed-in user"),
+        (name = "tokens", description = "Personal API tokens for scripts"),
+        (name = "accounts", description = "Accounts, holdings and transactions"),
+        (name = "integrations", description = "Per-account broker/exchange integrations"),
+        (name = "audit", description = "The caller's audit log"),
+        (name = "operations", description = "Health and metrics")
+    )
+)]
+pub struct ApiDoc;
+
+struct SecurityAddon;
+
+impl Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An access JWT from /api/auth/login, or a personal API token (trb_...).",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Cursor pagination parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<u64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A page of items.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListResponse<T: ToSchema> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T: ToSchema> ListResponse<T> {
+    pub fn from_page<D>(page: crate::domain::Page<D>, f: impl Fn(D) -> T) -> Self {
+        Self {
+            items: page.items.into_iter().map(f).collect(),
+            next_cursor: page.next_cursor,
+        }
+    }
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+pub fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// The client address used for rate limiting and the audit log (the TCP peer; forwarding
+/// headers are not trusted because clients can forge them).
+pub fn client_ip(req: &actix_web::HttpRequest) -> String {
+    req.peer_addr()
+        .map_or_else(|| "unknown".to_string(), |a| a.ip().to_string())
+}

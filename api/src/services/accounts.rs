@@ -1,0 +1,370 @@
+//! Accounts, their holdings and their transactions.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::NaiveDate;
+use sea_orm::{Set, TransactionTrait};
+use tributary_entity::account;
+use uuid::Uuid;
+
+use super::{Actor, AppContext, audit, page_limit};
+use crate::domain::{
+    Account, AccountId, AccountKind, Asset, Currency, Holding, Page, Transaction, UserId,
+    clean_text,
+};
+use crate::error::{ServiceError, ServiceResult};
+use crate::repo::{self, dec_from_db, opt_dec_from_db};
+
+pub struct AccountService<'a> {
+    pub(crate) ctx: &'a AppContext,
+}
+
+/// Input for a new account.
+#[derive(Debug)]
+pub struct NewAccount {
+    pub name: String,
+    pub kind: AccountKind,
+    pub currency: String,
+    pub institution: Option<String>,
+    pub notes: Option<String>,
+}
+
+/// Changes to an account; `None` leaves a field as it is, `Some(None)` clears it.
+#[derive(Debug, Default)]
+pub struct AccountUpdate {
+    pub name: Option<String>,
+    pub kind: Option<AccountKind>,
+    pub currency: Option<String>,
+    pub institution: Option<Option<String>>,
+    pub notes: Option<Option<String>>,
+    /// Set (`Some(Some)`) or remove (`Some(None)`) the integration.
+    pub integration: Option<Option<(String, serde_json::Value)>>,
+}
+
+/// Transaction list filters as given by the caller.
+#[derive(Debug, Default)]
+pub struct TransactionQuery {
+    pub kinds: Vec<String>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub cursor: Option<String>,
+    pub limit: Option<u64>,
+}
+
+fn optional_text(field: &str, v: Option<String>, max: usize) -> ServiceResult<Option<String>> {
+    match v {
+        Some(s) if s.trim().is_empty() => Ok(None),
+        Some(s) => clean_text(field, &s, max).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn bad_cursor() -> ServiceError {
+    ServiceError::validation("cursor", "is not a valid cursor")
+}
+
+impl AccountService<'_> {
+    pub(crate) fn to_domain(&self, m: account::Model) -> ServiceResult<Account> {
+        let integration = self.ctx.integrations().summary(&m)?;
+        Ok(Account {
+            id: AccountId(m.id),
+            name: m.name,
+            kind: AccountKind::from_stored(&m.kind),
+            currency: Currency::from_stored(m.currency),
+            institution: m.institution,
+            notes: m.notes,
+            integration,
+            balance: opt_dec_from_db(m.balance.as_deref())?,
+            balance_currency: m.balance_currency,
+            balance_updated_at: m.balance_updated_at,
+            last_synced_at: m.last_synced_at,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        })
+    }
+
+    /// The caller's account row, or `NotFound` (also for other users' accounts).
+    pub(crate) async fn owned(&self, user: UserId, id: AccountId) -> ServiceResult<account::Model> {
+        repo::accounts::find_owned(&self.ctx.db, user.0, id.0)
+            .await?
+            .ok_or(ServiceError::NotFound)
+    }
+
+    /// # Errors
+    /// `Validation` naming the bad field.
+    pub async fn create(&self, actor: &Actor, input: NewAccount) -> ServiceResult<Account> {
+        let name = clean_text("name", &input.name, 200)?;
+        let currency = Currency::parse("currency", &input.currency)?;
+        let institution = optional_text("institution", input.institution, 200)?;
+        let notes = optional_text("notes", input.notes, 10_000)?;
+        let id = Uuid::now_v7();
+        let row = repo::accounts::insert(
+            &self.ctx.db,
+            actor.user_id.0,
+            id,
+            repo::accounts::NewAccount {
+                name: &name,
+                kind: input.kind.as_str(),
+                currency: currency.as_str(),
+                institution: institution.as_deref(),
+                notes: notes.as_deref(),
+            },
+        )
+        .await?;
+        self.to_domain(row)
+    }
+
+    /// # Errors
+    /// `NotFound` unless the caller owns the account.
+    pub async fn get(&self, user: UserId, id: AccountId) -> ServiceResult<Account> {
+        let row = self.owned(user, id).await?;
+        self.to_domain(row)
+    }
+
+    /// The caller's accounts in creation order.
+    ///
+    /// # Errors
+    /// `Validation` for a malformed cursor.
+    pub async fn list(
+        &self,
+        user: UserId,
+        cursor: Option<&str>,
+        limit: Option<u64>,
+    ) -> ServiceResult<Page<Account>> {
+        let after = cursor
+            .map(|c| Uuid::parse_str(c).map_err(|_| bad_cursor()))
+            .transpose()?;
+        let limit = page_limit(limit);
+        let rows = repo::accounts::list_owned(&self.ctx.db, user.0, after, limit + 1).await?;
+        let has_more = rows.len() as u64 > limit;
+        let items = rows
+            .into_iter()
+            .take(limit as usize)
+            .map(|m| self.to_domain(m))
+            .collect::<ServiceResult<Vec<_>>>()?;
+        let next_cursor = if has_more {
+            items.last().map(|a| a.id.to_string())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    /// Updates the given fields (and the integration, when given).
+    ///
+    /// # Errors
+    /// `NotFound` unless the caller owns the account; `Validation` naming the bad field.
+    pub async fn update(
+        &self,
+        actor: &Actor,
+        id: AccountId,
+        update: AccountUpdate,
+    ) -> ServiceResult<Account> {
+        let name = update
+            .name
+            .map(|n| clean_text("name", &n, 200))
+            .transpose()?;
+        let currency = update
+            .currency
+            .map(|c| Currency::parse("currency", &c))
+            .transpose()?;
+        let institution = update
+            .institution
+            .map(|v| optional_text("institution", v, 200))
+            .transpose()?;
+        let notes = update
+            .notes
+            .map(|v| optional_text("notes", v, 10_000))
+            .transpose()?;
+        let row = self.owned(actor.user_id, id).await?;
+        let mut m: account::ActiveModel = row.into();
+        if let Some(name) = name {
+            m.name = Set(name);
+        }
+        if let Some(kind) = update.kind {
+            m.kind = Set(kind.as_str().to_string());
+        }
+        if let Some(c) = currency {
+            m.currency = Set(c.as_str().to_string());
+        }
+        if let Some(v) = institution {
+            m.institution = Set(v);
+        }
+        if let Some(v) = notes {
+            m.notes = Set(v);
+        }
+        let row = repo::accounts::update(&self.ctx.db, m).await?;
+        let row = match update.integration {
+            Some(Some((kind, config))) => {
+                self.ctx
+                    .integrations()
+                    .set(actor, id, &kind, config)
+                    .await?;
+                self.owned(actor.user_id, id).await?
+            }
+            Some(None) => {
+                if row.integration_type.is_some() {
+                    self.ctx.integrations().remove(actor, id).await?;
+                }
+                self.owned(actor.user_id, id).await?
+            }
+            None => row,
+        };
+        self.to_domain(row)
+    }
+
+    /// Deletes the account with its holdings, transactions and jobs.
+    ///
+    /// # Errors
+    /// `NotFound` unless the caller owns the account.
+    pub async fn delete(&self, actor: &Actor, id: AccountId) -> ServiceResult<()> {
+        let txn = self.ctx.db.begin().await?;
+        if !repo::accounts::delete_owned(&txn, actor.user_id.0, id.0).await? {
+            return Err(ServiceError::NotFound);
+        }
+        audit::record(
+            &txn,
+            Some(actor.user_id.0),
+            "account.deleted",
+            Some(("account", id.to_string())),
+            None,
+            actor.ip.as_deref(),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Current positions of the caller's account.
+    ///
+    /// # Errors
+    /// `NotFound` unless the caller owns the account.
+    pub async fn holdings(&self, user: UserId, id: AccountId) -> ServiceResult<Vec<Holding>> {
+        let account = self.owned(user, id).await?;
+        let rows = repo::holdings::list_for_account(&self.ctx.db, account.id).await?;
+        let assets =
+            repo::assets::by_ids(&self.ctx.db, rows.iter().map(|h| h.asset_id).collect()).await?;
+        rows.into_iter()
+            .map(|h| {
+                let asset = assets
+                    .get(&h.asset_id)
+                    .map(asset_to_domain)
+                    .ok_or_else(|| {
+                        ServiceError::Unexpected(anyhow::anyhow!("holding {} has no asset", h.id))
+                    })?;
+                Ok(Holding {
+                    id: h.id,
+                    asset,
+                    quantity: dec_from_db(&h.quantity)?,
+                    cost_basis: opt_dec_from_db(h.cost_basis.as_deref())?,
+                    price: opt_dec_from_db(h.price.as_deref())?,
+                    market_value: opt_dec_from_db(h.market_value.as_deref())?,
+                    currency: h.currency,
+                    as_of: h.as_of,
+                    source: h.source,
+                })
+            })
+            .collect()
+    }
+
+    /// A page of the caller's account's transactions, newest first.
+    ///
+    /// # Errors
+    /// `NotFound` unless the caller owns the account; `Validation` for bad filters or cursor.
+    pub async fn transactions(
+        &self,
+        user: UserId,
+        id: AccountId,
+        query: TransactionQuery,
+    ) -> ServiceResult<Page<Transaction>> {
+        for kind in &query.kinds {
+            if tributary_connectors::TransactionType::parse(kind).is_none() {
+                return Err(ServiceError::validation(
+                    "type",
+                    format!("unknown transaction type `{kind}`"),
+                ));
+            }
+        }
+        if let (Some(from), Some(to)) = (query.from, query.to)
+            && from > to
+        {
+            return Err(ServiceError::validation("from", "must not be after `to`"));
+        }
+        let after = query.cursor.as_deref().map(decode_tx_cursor).transpose()?;
+        let limit = page_limit(query.limit);
+        let account = self.owned(user, id).await?;
+        let filter = repo::transactions::TxFilter {
+            kinds: query.kinds,
+            from: query.from,
+            to: query.to,
+        };
+        let rows = repo::transactions::list_for_account(
+            &self.ctx.db,
+            account.id,
+            &filter,
+            after,
+            limit + 1,
+        )
+        .await?;
+        let has_more = rows.len() as u64 > limit;
+        let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
+        let assets: HashMap<Uuid, tributary_entity::asset::Model> = repo::assets::by_ids(
+            &self.ctx.db,
+            rows.iter().filter_map(|t| t.asset_id).collect(),
+        )
+        .await?;
+        let next_cursor = if has_more {
+            rows.last().map(|t| encode_tx_cursor(t.trade_date, t.id))
+        } else {
+            None
+        };
+        let items = rows
+            .into_iter()
+            .map(|t| {
+                Ok(Transaction {
+                    id: t.id,
+                    kind: t.kind,
+                    trade_date: t.trade_date,
+                    settle_date: t.settle_date,
+                    asset: t.asset_id.and_then(|a| assets.get(&a)).map(asset_to_domain),
+                    quantity: opt_dec_from_db(t.quantity.as_deref())?,
+                    price: opt_dec_from_db(t.price.as_deref())?,
+                    amount: dec_from_db(&t.amount)?,
+                    fee: opt_dec_from_db(t.fee.as_deref())?,
+                    currency: t.currency,
+                    description: t.description,
+                    source: t.source,
+                    source_id: t.source_id,
+                    import_job_id: t.import_job_id,
+                })
+            })
+            .collect::<ServiceResult<Vec<_>>>()?;
+        Ok(Page { items, next_cursor })
+    }
+}
+
+pub(crate) fn asset_to_domain(a: &tributary_entity::asset::Model) -> Asset {
+    Asset {
+        asset_id: a.asset_key.clone(),
+        symbol: a.symbol.clone(),
+        name: a.name.clone(),
+        class: a.class.clone(),
+        currency: a.currency.clone(),
+        exchange: a.exchange.clone(),
+    }
+}
+
+fn encode_tx_cursor(date: NaiveDate, id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{date}|{id}"))
+}
+
+fn decode_tx_cursor(c: &str) -> ServiceResult<(NaiveDate, Uuid)> {
+    let raw = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad_cursor())?;
+    let text = String::from_utf8(raw).map_err(|_| bad_cursor())?;
+    let (d, id) = text.split_once('|').ok_or_else(bad_cursor)?;
+    let date = NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| bad_cursor())?;
+    let id = Uuid::parse_str(id).map_err(|_| bad_cursor())?;
+    Ok((date, id))
+}

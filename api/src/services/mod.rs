@@ -1,0 +1,87 @@
+//! Use cases. Each method takes the acting user first, validates its input into domain
+//! values, owns its database transaction, and returns domain types. No actix here.
+
+pub mod accounts;
+pub mod audit;
+pub mod auth;
+pub mod integrations;
+pub mod keys;
+pub mod tokens;
+pub mod users;
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::auth::jwt::JwtKeys;
+use crate::auth::limiter::LoginLimiter;
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::secrets::MasterKey;
+
+/// Everything services need, shared by all requests.
+pub struct AppContext {
+    pub db: DatabaseConnection,
+    pub settings: Arc<Settings>,
+    pub master_key: MasterKey,
+    pub jwt: JwtKeys,
+    pub login_limiter: LoginLimiter,
+    pub metrics: Metrics,
+}
+
+impl AppContext {
+    /// Builds the context from settings, an open database and the master key.
+    #[must_use]
+    pub fn new(settings: Arc<Settings>, db: DatabaseConnection, master_key: MasterKey) -> Self {
+        let jwt = JwtKeys::new(
+            &master_key.derive("jwt-hs256"),
+            &settings.auth.issuer,
+            &settings.auth.audience,
+            settings.auth.access_token_ttl_secs,
+        );
+        let login_limiter = LoginLimiter::new(
+            settings.auth.login_max_failures,
+            std::time::Duration::from_secs(settings.auth.login_window_secs),
+        );
+        Self {
+            db,
+            settings,
+            master_key,
+            jwt,
+            login_limiter,
+            metrics: Metrics::default(),
+        }
+    }
+
+    pub fn auth(&self) -> auth::AuthService<'_> {
+        auth::AuthService { ctx: self }
+    }
+    pub fn users(&self) -> users::UserService<'_> {
+        users::UserService { ctx: self }
+    }
+    pub fn tokens(&self) -> tokens::TokenService<'_> {
+        tokens::TokenService { ctx: self }
+    }
+    pub fn accounts(&self) -> accounts::AccountService<'_> {
+        accounts::AccountService { ctx: self }
+    }
+    pub fn integrations(&self) -> integrations::IntegrationService<'_> {
+        integrations::IntegrationService { ctx: self }
+    }
+    pub fn audit(&self) -> audit::AuditService<'_> {
+        audit::AuditService { ctx: self }
+    }
+}
+
+/// Who is acting: the user and where the request came from (for the audit log).
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: crate::domain::UserId,
+    pub ip: Option<String>,
+}
+
+/// Clamps a requested page size to 1..=200 (default 50).
+#[must_use]
+pub fn page_limit(limit: Option<u64>) -> u64 {
+    limit.unwrap_or(50).clamp(1, 200)
+}
