@@ -20,6 +20,9 @@ use crate::routes::{self, ApiDoc};
 use crate::secrets::{MasterKey, load_or_create_key_file};
 use crate::services::AppContext;
 
+/// The application context as handlers receive it.
+pub type SharedContext = web::Data<AppContext>;
+
 /// A built, bound server ready to run.
 pub struct Application {
     port: u16,

@@ -134,6 +134,7 @@ impl AccountService<'_> {
         limit: Option<u64>,
     ) -> ServiceResult<Page<Account>> {
         let after = cursor
+            .filter(|c| !c.is_empty())
             .map(|c| Uuid::parse_str(c).map_err(|_| bad_cursor()))
             .transpose()?;
         let limit = page_limit(limit);
@@ -292,7 +293,7 @@ impl AccountService<'_> {
         {
             return Err(ServiceError::validation("from", "must not be after `to`"));
         }
-        let after = query.cursor.as_deref().map(decode_tx_cursor).transpose()?;
+        let after = query.cursor.as_deref().filter(|c| !c.is_empty()).map(decode_tx_cursor).transpose()?;
         let limit = page_limit(query.limit);
         let account = self.owned(user, id).await?;
         let filter = repo::transactions::TxFilter {

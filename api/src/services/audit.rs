@@ -55,6 +55,7 @@ impl AuditService<'_> {
         limit: Option<u64>,
     ) -> ServiceResult<Page<AuditEntry>> {
         let before = cursor
+            .filter(|c| !c.is_empty())
             .map(|c| {
                 Uuid::parse_str(c)
                     .map_err(|_| ServiceError::validation("cursor", "is not a valid cursor"))

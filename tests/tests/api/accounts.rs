@@ -1,0 +1,130 @@
+//! Accounts: create, read, update, delete, pagination, holdings and transaction filters.
+
+use reqwest::StatusCode;
+use serde_json::json;
+use tributary_tests::{TestUser, spawn_app};
+
+#[tokio::test]
+async fn accounts_are_created_read_updated_and_deleted() {
+    let app = spawn_app().await;
+    let user = TestUser::register(&app).await;
+    let t = user.token();
+    let r = app
+        .post("/api/accounts", t, json!({"name": "  Savings  ", "kind": "bank", "currency": "CHF", "notes": "rainy day"}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["name"], "Savings");
+    assert_eq!(r.body["kind"], "bank");
+    let id = r.body["id"].as_str().expect("id").to_string();
+
+    let r = app
+        .put(&format!("/api/accounts/{id}"), t, json!({"name": "Savings (joint)", "institution": "Local Bank", "notes": null}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["name"], "Savings (joint)");
+    assert_eq!(r.body["institution"], "Local Bank");
+    assert!(r.body["notes"].is_null());
+    assert_eq!(r.body["currency"], "CHF", "omitted fields stay");
+
+    let r = app.get(&format!("/api/accounts/{id}"), t).await;
+    assert_eq!(r.body["name"], "Savings (joint)");
+
+    let r = app.delete(&format!("/api/accounts/{id}"), t).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = app.get(&format!("/api/accounts/{id}"), t).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = app.delete(&format!("/api/accounts/{id}"), t).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn account_lists_are_paginated_with_a_cursor() {
+    let app = spawn_app().await;
+    let user = TestUser::register(&app).await;
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        ids.push(app.create_account(user.token(), &format!("A{i}")).await);
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/accounts?limit=3&cursor={c}"),
+            None => "/api/accounts?limit=3".to_string(),
+        };
+        let r = app.get(&path, user.token()).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        for item in r.body["items"].as_array().expect("items") {
+            seen.push(item["id"].as_str().expect("id").to_string());
+        }
+        match r.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids, "every account once, in creation order");
+}
+
+#[tokio::test]
+async fn transactions_filter_by_type_and_date_range_and_paginate() {
+    let app = spawn_app().await;
+    let user = TestUser::register(&app).await;
+    let id = app.create_demo_account(user.token(), json!({"seed": 11}), true).await;
+    let all = app.get(&format!("/api/accounts/{id}/transactions?limit=200"), user.token()).await;
+    let all_items = all.body["items"].as_array().expect("items").clone();
+    assert!(!all_items.is_empty());
+
+    let buys = app.get(&format!("/api/accounts/{id}/transactions?type=buy,sell&limit=200"), user.token()).await;
+    let buy_items = buys.body["items"].as_array().expect("items");
+    assert!(!buy_items.is_empty());
+    assert!(buy_items.iter().all(|t| t["type"] == "buy" || t["type"] == "sell"));
+
+    let ranged = app
+        .get(&format!("/api/accounts/{id}/transactions?from=2025-06-01&to=2025-06-30&limit=200"), user.token())
+        .await;
+    for t in ranged.body["items"].as_array().expect("items") {
+        let d = t["trade_date"].as_str().expect("date");
+        assert!(("2025-06-01"..="2025-06-30").contains(&d), "{d}");
+    }
+
+    // Newest first, and pages of 10 cover the same entries in the same order.
+    let dates: Vec<&str> = all_items.iter().filter_map(|t| t["trade_date"].as_str()).collect();
+    let mut sorted = dates.clone();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(dates, sorted);
+    let mut paged = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let r = app
+            .get(&format!("/api/accounts/{id}/transactions?limit=10&cursor={cursor}"), user.token())
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        paged.extend(r.body["items"].as_array().expect("items").iter().map(|t| t["id"].clone()));
+        match r.body["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_string(),
+            None => break,
+        }
+        if cursor.is_empty() {
+            break;
+        }
+    }
+    let all_ids: Vec<_> = all_items.iter().map(|t| t["id"].clone()).collect();
+    if all_ids.len() < 200 {
+        assert_eq!(paged, all_ids);
+    }
+}
+
+#[tokio::test]
+async fn profile_updates_are_validated_and_saved() {
+    let app = spawn_app().await;
+    let user = TestUser::register(&app).await;
+    let r = app.patch("/api/me", user.token(), json!({"display_name": "Alice", "base_currency": "eur"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["display_name"], "Alice");
+    assert_eq!(r.body["base_currency"], "EUR");
+    let r = app.patch("/api/me", user.token(), json!({"base_currency": "EURO"})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.body["field"], "base_currency");
+    let r = app.get("/api/me", user.token()).await;
+    assert_eq!(r.body["base_currency"], "EUR");
+}
