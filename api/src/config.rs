@@ -320,16 +320,13 @@ mod tests {
     #[test]
     fn a_bad_setting_fails_naming_it() {
         let err = Settings::load_from(None, &env(&[("TRIBUTARY__SERVER__PORT", "eighty")]))
-            .err()
-            .expect("fails");
+            .expect_err("fails");
         assert!(err.to_string().contains("port"), "{err}");
         let err = Settings::load_from(None, &env(&[("TRIBUTARY_SECRET_KEY", "c2hvcnQ=")]))
-            .err()
-            .expect("fails");
+            .expect_err("fails");
         assert!(err.to_string().contains("TRIBUTARY_SECRET_KEY"), "{err}");
         let err = Settings::load_from(None, &env(&[("TRIBUTARY__LOG__FORMAT", "xml")]))
-            .err()
-            .expect("fails");
+            .expect_err("fails");
         assert!(err.to_string().contains("format"), "{err}");
     }
 }

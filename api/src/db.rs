@@ -14,18 +14,17 @@ use crate::config::Settings;
 /// When the database cannot be opened.
 pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
     let url = settings.database_url();
-    if url.starts_with("sqlite:") {
-        if let Some(path) = sqlite_path(&url)
-            && let Some(dir) = std::path::Path::new(&path).parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot create the database directory {}: {e}",
-                    dir.display()
-                )
-            })?;
-        }
+    if url.starts_with("sqlite:")
+        && let Some(path) = sqlite_path(&url)
+        && let Some(dir) = std::path::Path::new(&path).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create the database directory {}: {e}",
+                dir.display()
+            )
+        })?;
     }
     let mut opt = ConnectOptions::new(url.clone());
     opt.max_connections(settings.database.max_connections)

@@ -108,7 +108,10 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         ("TRIBUTARY__SERVER__PORT".into(), "0".into()),
         ("TRIBUTARY__SERVER__WORKERS".into(), "2".into()),
         ("TRIBUTARY__DATABASE__MAX_CONNECTIONS".into(), "5".into()),
-        ("TRIBUTARY__SERVER__SHUTDOWN_TIMEOUT_SECS".into(), "1".into()),
+        (
+            "TRIBUTARY__SERVER__SHUTDOWN_TIMEOUT_SECS".into(),
+            "1".into(),
+        ),
     ];
     let mut sqlite_path = None;
     match std::env::var("TRIBUTARY_TEST_POSTGRES_URL") {
@@ -127,10 +130,10 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     }
     env.extend(options.env);
     let mut settings = Settings::load_from(None, &env).expect("test settings load");
-    settings.secret_key = Some(
-        SecretKeyMaterial::from_base64(&base64_key()).expect("test key"),
-    );
-    let app = Application::build(settings.clone()).await.expect("app builds");
+    settings.secret_key = Some(SecretKeyMaterial::from_base64(&base64_key()).expect("test key"));
+    let app = Application::build(settings.clone())
+        .await
+        .expect("app builds");
     let port = app.port();
     let ctx = app.context();
     tokio::spawn(app.run_until_stopped());
@@ -151,7 +154,12 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
 fn base64_key() -> String {
     use base64::Engine;
     let mut key = [0u8; 32];
-    for (i, b) in Uuid::new_v4().as_bytes().iter().chain(Uuid::new_v4().as_bytes()).enumerate() {
+    for (i, b) in Uuid::new_v4()
+        .as_bytes()
+        .iter()
+        .chain(Uuid::new_v4().as_bytes())
+        .enumerate()
+    {
         key[i] = *b;
     }
     base64::engine::general_purpose::STANDARD.encode(key)
@@ -159,7 +167,9 @@ fn base64_key() -> String {
 
 async fn create_postgres_database(admin_url: &str) -> String {
     let name = format!("trb_test_{}", Uuid::new_v4().simple());
-    let admin = Database::connect(admin_url).await.expect("connect to the admin database");
+    let admin = Database::connect(admin_url)
+        .await
+        .expect("connect to the admin database");
     admin
         .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
         .await
@@ -189,8 +199,16 @@ impl TestApp {
     }
 
     /// Sends a request with an optional bearer token and JSON body.
-    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> TestResponse {
-        let mut req = self.client.request(method, format!("{}{}", self.address, path));
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> TestResponse {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.address, path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -201,7 +219,14 @@ impl TestApp {
     }
 
     /// Sends a raw body with a content type.
-    pub async fn raw(&self, method: Method, path: &str, token: Option<&str>, content_type: &str, body: Vec<u8>) -> TestResponse {
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> TestResponse {
         let mut req = self
             .client
             .request(method, format!("{}{}", self.address, path))
@@ -230,16 +255,19 @@ impl TestApp {
         self.request(Method::GET, path, Some(token), None).await
     }
     pub async fn post(&self, path: &str, token: &str, body: Value) -> TestResponse {
-        self.request(Method::POST, path, Some(token), Some(body)).await
+        self.request(Method::POST, path, Some(token), Some(body))
+            .await
     }
     pub async fn post_empty(&self, path: &str, token: &str) -> TestResponse {
         self.request(Method::POST, path, Some(token), None).await
     }
     pub async fn put(&self, path: &str, token: &str, body: Value) -> TestResponse {
-        self.request(Method::PUT, path, Some(token), Some(body)).await
+        self.request(Method::PUT, path, Some(token), Some(body))
+            .await
     }
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> TestResponse {
-        self.request(Method::PATCH, path, Some(token), Some(body)).await
+        self.request(Method::PATCH, path, Some(token), Some(body))
+            .await
     }
     pub async fn delete(&self, path: &str, token: &str) -> TestResponse {
         self.request(Method::DELETE, path, Some(token), None).await
@@ -247,14 +275,23 @@ impl TestApp {
 
     /// Logs in and returns the token response body.
     pub async fn login(&self, email: &str, password: &str) -> TestResponse {
-        self.request(Method::POST, "/api/auth/login", None, Some(json!({"email": email, "password": password})))
-            .await
+        self.request(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({"email": email, "password": password})),
+        )
+        .await
     }
 
     /// Creates an account for the user and returns its id.
     pub async fn create_account(&self, token: &str, name: &str) -> String {
         let r = self
-            .post("/api/accounts", token, json!({"name": name, "kind": "brokerage", "currency": "USD"}))
+            .post(
+                "/api/accounts",
+                token,
+                json!({"name": name, "kind": "brokerage", "currency": "USD"}),
+            )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         r.body["id"].as_str().expect("id").to_string()
@@ -264,11 +301,17 @@ impl TestApp {
     pub async fn create_demo_account(&self, token: &str, config: Value, refresh: bool) -> String {
         let id = self.create_account(token, "Demo").await;
         let r = self
-            .put(&format!("/api/accounts/{id}/integration"), token, json!({"type": "DEMO", "config": config}))
+            .put(
+                &format!("/api/accounts/{id}/integration"),
+                token,
+                json!({"type": "DEMO", "config": config}),
+            )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         if refresh {
-            let r = self.post_empty(&format!("/api/accounts/{id}/integration/refresh"), token).await;
+            let r = self
+                .post_empty(&format!("/api/accounts/{id}/integration/refresh"), token)
+                .await;
             assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         }
         id
@@ -293,7 +336,10 @@ impl TestApp {
     pub async fn sql_texts(&self, sql: &str) -> Vec<String> {
         let db = &self.ctx.db;
         let rows = db
-            .query_all_raw(Statement::from_string(db.get_database_backend(), sql.to_string()))
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                sql.to_string(),
+            ))
             .await
             .expect("query runs");
         rows.iter()
@@ -323,7 +369,12 @@ impl TestUser {
         let email = format!("user-{}@example.com", Uuid::new_v4().simple());
         let password = format!("pw-{}", Uuid::new_v4().simple());
         let r = app
-            .request(Method::POST, "/api/auth/register", None, Some(json!({"email": email, "password": password})))
+            .request(
+                Method::POST,
+                "/api/auth/register",
+                None,
+                Some(json!({"email": email, "password": password})),
+            )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         let id = r.body["id"].as_str().expect("id").to_string();
@@ -333,8 +384,14 @@ impl TestUser {
             email,
             password,
             id,
-            access_token: login.body["access_token"].as_str().expect("token").to_string(),
-            refresh_token: login.body["refresh_token"].as_str().expect("token").to_string(),
+            access_token: login.body["access_token"]
+                .as_str()
+                .expect("token")
+                .to_string(),
+            refresh_token: login.body["refresh_token"]
+                .as_str()
+                .expect("token")
+                .to_string(),
         }
     }
 
@@ -347,7 +404,11 @@ impl TestUser {
     /// Creates a personal API token with the scope and returns its secret.
     pub async fn api_token(&self, app: &TestApp, scope: &str) -> String {
         let r = app
-            .post("/api/tokens", self.token(), json!({"name": format!("{scope} token"), "scope": scope}))
+            .post(
+                "/api/tokens",
+                self.token(),
+                json!({"name": format!("{scope} token"), "scope": scope}),
+            )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         r.body["secret"].as_str().expect("secret").to_string()

@@ -1,5 +1,7 @@
 //! Argon2id password hashing with OWASP parameters (19 MiB, 2 iterations, 1 lane), run on the
-//! blocking pool so hashing never stalls the async workers.
+//! blocking pool so hashing never stalls the async workers. At most `cores - 1` hashes run at
+//! once (at least one), so a burst of logins cannot take every core from request handling and
+//! memory stays bounded (19 MiB per hash).
 
 use std::sync::LazyLock;
 
@@ -18,6 +20,11 @@ fn hasher() -> Argon2<'static> {
 static DUMMY_HASH: LazyLock<String> =
     LazyLock::new(|| hash_blocking("tributary-dummy-password-for-timing").unwrap_or_default());
 
+static HASH_SLOTS: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))
+});
+
 fn hash_blocking(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
     hasher()
@@ -31,6 +38,7 @@ fn hash_blocking(password: &str) -> anyhow::Result<String> {
 /// # Errors
 /// When the blocking task fails.
 pub async fn hash(password: SecretString) -> anyhow::Result<String> {
+    let _slot = HASH_SLOTS.acquire().await?;
     tokio::task::spawn_blocking(move || hash_blocking(password.expose_secret())).await?
 }
 
@@ -40,6 +48,7 @@ pub async fn hash(password: SecretString) -> anyhow::Result<String> {
 /// # Errors
 /// When the blocking task fails.
 pub async fn verify(password: SecretString, stored: Option<String>) -> anyhow::Result<bool> {
+    let _slot = HASH_SLOTS.acquire().await?;
     tokio::task::spawn_blocking(move || {
         let known = stored.is_some();
         let phc = stored.unwrap_or_else(|| DUMMY_HASH.clone());

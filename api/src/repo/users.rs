@@ -54,3 +54,12 @@ pub async fn update(
 ) -> Result<user::Model, DbErr> {
     model.update(db).await
 }
+
+/// Every user, oldest first (admin code only).
+pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<user::Model>, DbErr> {
+    use sea_orm::QueryOrder;
+    user::Entity::find()
+        .order_by_asc(user::Column::Id)
+        .all(db)
+        .await
+}

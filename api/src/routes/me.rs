@@ -132,3 +132,22 @@ pub async fn change_password(
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// Every user of this server (administrators only).
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Users", body = Vec<UserDto>),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/admin/users")]
+pub async fn list_users(
+    ctx: web::Data<AppContext>,
+    user: CurrentUser,
+) -> Result<web::Json<Vec<UserDto>>, ServiceError> {
+    let users = ctx.users().list_all(user.role).await?;
+    Ok(web::Json(users.into_iter().map(Into::into).collect()))
+}

@@ -27,6 +27,7 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
         .service(me::get_me)
         .service(me::update_me)
         .service(me::change_password)
+        .service(me::list_users)
         .service(tokens::create_token)
         .service(tokens::list_tokens)
         .service(tokens::revoke_token)
@@ -69,6 +70,7 @@ pub fn configure_ops(cfg: &mut ServiceConfig) {
         (name = "accounts", description = "Accounts, holdings and transactions"),
         (name = "integrations", description = "Per-account broker/exchange integrations"),
         (name = "audit", description = "The caller's audit log"),
+        (name = "admin", description = "Server administration (role admin)"),
         (name = "operations", description = "Health and metrics")
     )
 )]

@@ -117,7 +117,7 @@ pub async fn list_tokens(
         (status = 204, description = "Revoked"),
         (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Read-only API token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Called with an API token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such token", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -180,6 +180,21 @@ impl AccountService<'_> {
             .map(|v| optional_text("notes", v, 10_000))
             .transpose()?;
         let row = self.owned(actor.user_id, id).await?;
+        // The integration part validates (and writes) first: a refused integration leaves the
+        // account untouched. The other fields were validated above and cannot fail now.
+        match update.integration {
+            Some(Some((kind, config))) => {
+                self.ctx
+                    .integrations()
+                    .set(actor, id, &kind, config)
+                    .await?;
+            }
+            Some(None) if row.integration_type.is_some() => {
+                self.ctx.integrations().remove(actor, id).await?;
+            }
+            _ => {}
+        }
+        let row = self.owned(actor.user_id, id).await?;
         let mut m: account::ActiveModel = row.into();
         if let Some(name) = name {
             m.name = Set(name);
@@ -197,22 +212,6 @@ impl AccountService<'_> {
             m.notes = Set(v);
         }
         let row = repo::accounts::update(&self.ctx.db, m).await?;
-        let row = match update.integration {
-            Some(Some((kind, config))) => {
-                self.ctx
-                    .integrations()
-                    .set(actor, id, &kind, config)
-                    .await?;
-                self.owned(actor.user_id, id).await?
-            }
-            Some(None) => {
-                if row.integration_type.is_some() {
-                    self.ctx.integrations().remove(actor, id).await?;
-                }
-                self.owned(actor.user_id, id).await?
-            }
-            None => row,
-        };
         self.to_domain(row)
     }
 
@@ -293,7 +292,12 @@ impl AccountService<'_> {
         {
             return Err(ServiceError::validation("from", "must not be after `to`"));
         }
-        let after = query.cursor.as_deref().filter(|c| !c.is_empty()).map(decode_tx_cursor).transpose()?;
+        let after = query
+            .cursor
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(decode_tx_cursor)
+            .transpose()?;
         let limit = page_limit(query.limit);
         let account = self.owned(user, id).await?;
         let filter = repo::transactions::TxFilter {

@@ -74,12 +74,24 @@ impl AuthService<'_> {
         password: &str,
         client: &str,
     ) -> ServiceResult<TokenPair> {
-        let normalized = email.trim().to_lowercase();
+        // Control characters cannot be in a registered address (and PostgreSQL refuses NUL in
+        // text): such an e-mail is an unknown user, and is logged without them.
+        let has_control = email.chars().any(char::is_control);
+        let normalized: String = email
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect();
         self.ctx
             .login_limiter
             .check(client, &normalized)
             .map_err(|retry_after| ServiceError::RateLimited { retry_after })?;
-        let user = repo::users::find_by_email(&self.ctx.db, &normalized).await?;
+        let user = if has_control {
+            None
+        } else {
+            repo::users::find_by_email(&self.ctx.db, &normalized).await?
+        };
         let user_id = user.as_ref().map(|u| u.id);
         let ok = password::verify(
             SecretString::from(password.to_string()),

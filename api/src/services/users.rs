@@ -66,3 +66,20 @@ impl UserService<'_> {
         Ok(to_domain(repo::users::update(&self.ctx.db, m).await?))
     }
 }
+
+impl UserService<'_> {
+    /// Every user (administrators only).
+    ///
+    /// # Errors
+    /// `Forbidden` unless the caller is an administrator.
+    pub async fn list_all(&self, caller_role: Role) -> ServiceResult<Vec<User>> {
+        if caller_role != Role::Admin {
+            return Err(ServiceError::Forbidden("administrators only"));
+        }
+        Ok(repo::users::all(&self.ctx.db)
+            .await?
+            .into_iter()
+            .map(to_domain)
+            .collect())
+    }
+}

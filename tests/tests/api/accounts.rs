@@ -10,7 +10,11 @@ async fn accounts_are_created_read_updated_and_deleted() {
     let user = TestUser::register(&app).await;
     let t = user.token();
     let r = app
-        .post("/api/accounts", t, json!({"name": "  Savings  ", "kind": "bank", "currency": "CHF", "notes": "rainy day"}))
+        .post(
+            "/api/accounts",
+            t,
+            json!({"name": "  Savings  ", "kind": "bank", "currency": "CHF", "notes": "rainy day"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.body["name"], "Savings");
@@ -18,7 +22,11 @@ async fn accounts_are_created_read_updated_and_deleted() {
     let id = r.body["id"].as_str().expect("id").to_string();
 
     let r = app
-        .put(&format!("/api/accounts/{id}"), t, json!({"name": "Savings (joint)", "institution": "Local Bank", "notes": null}))
+        .put(
+            &format!("/api/accounts/{id}"),
+            t,
+            json!({"name": "Savings (joint)", "institution": "Local Bank", "notes": null}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["name"], "Savings (joint)");
@@ -69,18 +77,37 @@ async fn account_lists_are_paginated_with_a_cursor() {
 async fn transactions_filter_by_type_and_date_range_and_paginate() {
     let app = spawn_app().await;
     let user = TestUser::register(&app).await;
-    let id = app.create_demo_account(user.token(), json!({"seed": 11}), true).await;
-    let all = app.get(&format!("/api/accounts/{id}/transactions?limit=200"), user.token()).await;
+    let id = app
+        .create_demo_account(user.token(), json!({"seed": 11}), true)
+        .await;
+    let all = app
+        .get(
+            &format!("/api/accounts/{id}/transactions?limit=200"),
+            user.token(),
+        )
+        .await;
     let all_items = all.body["items"].as_array().expect("items").clone();
     assert!(!all_items.is_empty());
 
-    let buys = app.get(&format!("/api/accounts/{id}/transactions?type=buy,sell&limit=200"), user.token()).await;
+    let buys = app
+        .get(
+            &format!("/api/accounts/{id}/transactions?type=buy,sell&limit=200"),
+            user.token(),
+        )
+        .await;
     let buy_items = buys.body["items"].as_array().expect("items");
     assert!(!buy_items.is_empty());
-    assert!(buy_items.iter().all(|t| t["type"] == "buy" || t["type"] == "sell"));
+    assert!(
+        buy_items
+            .iter()
+            .all(|t| t["type"] == "buy" || t["type"] == "sell")
+    );
 
     let ranged = app
-        .get(&format!("/api/accounts/{id}/transactions?from=2025-06-01&to=2025-06-30&limit=200"), user.token())
+        .get(
+            &format!("/api/accounts/{id}/transactions?from=2025-06-01&to=2025-06-30&limit=200"),
+            user.token(),
+        )
         .await;
     for t in ranged.body["items"].as_array().expect("items") {
         let d = t["trade_date"].as_str().expect("date");
@@ -88,7 +115,10 @@ async fn transactions_filter_by_type_and_date_range_and_paginate() {
     }
 
     // Newest first, and pages of 10 cover the same entries in the same order.
-    let dates: Vec<&str> = all_items.iter().filter_map(|t| t["trade_date"].as_str()).collect();
+    let dates: Vec<&str> = all_items
+        .iter()
+        .filter_map(|t| t["trade_date"].as_str())
+        .collect();
     let mut sorted = dates.clone();
     sorted.sort_unstable_by(|a, b| b.cmp(a));
     assert_eq!(dates, sorted);
@@ -96,10 +126,19 @@ async fn transactions_filter_by_type_and_date_range_and_paginate() {
     let mut cursor = String::new();
     loop {
         let r = app
-            .get(&format!("/api/accounts/{id}/transactions?limit=10&cursor={cursor}"), user.token())
+            .get(
+                &format!("/api/accounts/{id}/transactions?limit=10&cursor={cursor}"),
+                user.token(),
+            )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-        paged.extend(r.body["items"].as_array().expect("items").iter().map(|t| t["id"].clone()));
+        paged.extend(
+            r.body["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|t| t["id"].clone()),
+        );
         match r.body["next_cursor"].as_str() {
             Some(c) => cursor = c.to_string(),
             None => break,
@@ -118,13 +157,52 @@ async fn transactions_filter_by_type_and_date_range_and_paginate() {
 async fn profile_updates_are_validated_and_saved() {
     let app = spawn_app().await;
     let user = TestUser::register(&app).await;
-    let r = app.patch("/api/me", user.token(), json!({"display_name": "Alice", "base_currency": "eur"})).await;
+    let r = app
+        .patch(
+            "/api/me",
+            user.token(),
+            json!({"display_name": "Alice", "base_currency": "eur"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["display_name"], "Alice");
     assert_eq!(r.body["base_currency"], "EUR");
-    let r = app.patch("/api/me", user.token(), json!({"base_currency": "EURO"})).await;
+    let r = app
+        .patch("/api/me", user.token(), json!({"base_currency": "EURO"}))
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.body["field"], "base_currency");
     let r = app.get("/api/me", user.token()).await;
     assert_eq!(r.body["base_currency"], "EUR");
+}
+
+#[tokio::test]
+async fn only_administrators_list_users() {
+    let app = spawn_app().await;
+    let user = TestUser::register(&app).await;
+    let r = app.get("/api/admin/users", user.token()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.code(), "FORBIDDEN");
+    app.ctx
+        .auth()
+        .create_user(
+            "root@example.com",
+            "an admin password",
+            tributary_api::domain::Role::Admin,
+        )
+        .await
+        .expect("creates admin");
+    let login = app.login("root@example.com", "an admin password").await;
+    let token = login.body["access_token"].as_str().expect("token");
+    let r = app.get("/api/admin/users", token).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let emails: Vec<&str> = r
+        .body
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|u| u["email"].as_str())
+        .collect();
+    assert!(emails.contains(&user.email.as_str()) && emails.contains(&"root@example.com"));
+    assert!(!r.text.contains("password_hash") && !r.text.contains("argon2"));
 }

@@ -15,15 +15,34 @@ async fn healthz_and_readyz_answer_ok() {
 async fn metrics_count_requests_by_route_and_status_and_import_jobs() {
     let app = spawn_app().await;
     let user = TestUser::register(&app).await;
-    app.create_demo_account(user.token(), serde_json::json!({"seed": 3}), true).await;
-    let missing = app.get("/api/accounts/00000000-0000-0000-0000-000000000000", user.token()).await;
+    app.create_demo_account(user.token(), serde_json::json!({"seed": 3}), true)
+        .await;
+    let missing = app
+        .get(
+            "/api/accounts/00000000-0000-0000-0000-000000000000",
+            user.token(),
+        )
+        .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     let r = app.request(Method::GET, "/metrics", None, None).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.text.contains(r#"tributary_http_requests_total{method="POST",route="/api/auth/register",status="201"} 1"#), "{}", r.text);
-    assert!(r.text.contains(r#"route="/api/accounts/{id}",status="404"} 1"#), "{}", r.text);
-    assert!(r.text.contains("tributary_http_request_duration_seconds_bucket"));
-    assert!(r.text.contains(r#"tributary_import_jobs_total{status="succeeded"} 1"#), "{}", r.text);
+    assert!(
+        r.text
+            .contains(r#"route="/api/accounts/{id}",status="404"} 1"#),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text
+            .contains("tributary_http_request_duration_seconds_bucket")
+    );
+    assert!(
+        r.text
+            .contains(r#"tributary_import_jobs_total{status="succeeded"} 1"#),
+        "{}",
+        r.text
+    );
 }
 
 #[tokio::test]
@@ -34,12 +53,24 @@ async fn swagger_ui_and_openapi_document_are_served_from_the_binary() {
     let r = app.request(Method::GET, "/api/docs/", None, None).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.text.contains("swagger-ui"), "{}", r.text);
-    assert!(!r.text.contains("cdn"), "Swagger UI must not load from a CDN");
-    let r = app.request(Method::GET, "/api/docs/swagger-ui-bundle.js", None, None).await;
+    assert!(
+        !r.text.contains("cdn"),
+        "Swagger UI must not load from a CDN"
+    );
+    let r = app
+        .request(Method::GET, "/api/docs/swagger-ui-bundle.js", None, None)
+        .await;
     assert_eq!(r.status, StatusCode::OK);
-    let r = app.request(Method::GET, "/api/openapi.json", None, None).await;
+    let r = app
+        .request(Method::GET, "/api/openapi.json", None, None)
+        .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.body["openapi"].as_str().unwrap_or_default().starts_with("3."));
+    assert!(
+        r.body["openapi"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("3.")
+    );
 }
 
 #[tokio::test]

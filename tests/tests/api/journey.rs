@@ -22,7 +22,13 @@ async fn a_user_registers_connects_a_demo_broker_and_sees_holdings_transactions_
     let demo = &catalogue.body[0];
     assert_eq!(demo["type"], "DEMO");
     assert_eq!(demo["config_schema"]["additionalProperties"], false);
-    assert!(demo["fields"].as_array().expect("fields").iter().any(|f| f["name"] == "password" && f["secret"] == true));
+    assert!(
+        demo["fields"]
+            .as_array()
+            .expect("fields")
+            .iter()
+            .any(|f| f["name"] == "password" && f["secret"] == true)
+    );
 
     let created = app
         .post("/api/accounts", token, json!({"name": "Brokerage", "kind": "brokerage", "currency": "eur", "institution": "Demo"}))
@@ -33,7 +39,11 @@ async fn a_user_registers_connects_a_demo_broker_and_sees_holdings_transactions_
     let id = created.body["id"].as_str().expect("id").to_string();
 
     let set = app
-        .put(&format!("/api/accounts/{id}/integration"), token, json!({"type": "DEMO", "config": {"seed": 42, "password": "demo"}}))
+        .put(
+            &format!("/api/accounts/{id}/integration"),
+            token,
+            json!({"type": "DEMO", "config": {"seed": 42, "password": "demo"}}),
+        )
         .await;
     assert_eq!(set.status, StatusCode::OK, "{}", set.text);
     assert_eq!(set.body["status"], "configured");
@@ -41,32 +51,52 @@ async fn a_user_registers_connects_a_demo_broker_and_sees_holdings_transactions_
     assert_eq!(set.body["config"]["has_password"], true);
     assert_eq!(set.body["config"]["profile"], "balanced");
 
-    let test = app.post_empty(&format!("/api/accounts/{id}/integration/test"), token).await;
+    let test = app
+        .post_empty(&format!("/api/accounts/{id}/integration/test"), token)
+        .await;
     assert_eq!(test.status, StatusCode::OK);
     assert_eq!(test.body["success"], true, "{}", test.text);
     assert_eq!(test.body["status"], "ok");
 
-    let refresh = app.post_empty(&format!("/api/accounts/{id}/integration/refresh"), token).await;
+    let refresh = app
+        .post_empty(&format!("/api/accounts/{id}/integration/refresh"), token)
+        .await;
     assert_eq!(refresh.status, StatusCode::OK, "{}", refresh.text);
     let inserted = refresh.body["inserted"].as_i64().expect("inserted");
     assert!(inserted > 50, "a year of demo history, got {inserted}");
     assert_eq!(refresh.body["duplicates"], 0);
     assert_eq!(refresh.body["currency"], "USD");
-    let balance = Decimal::from_str(refresh.body["balance"].as_str().expect("balance is a string")).expect("decimal");
+    let balance = Decimal::from_str(
+        refresh.body["balance"]
+            .as_str()
+            .expect("balance is a string"),
+    )
+    .expect("decimal");
     assert!(balance > Decimal::ZERO);
     assert!(refresh.body["import_job_id"].is_string());
 
-    let holdings = app.get(&format!("/api/accounts/{id}/holdings"), token).await;
+    let holdings = app
+        .get(&format!("/api/accounts/{id}/holdings"), token)
+        .await;
     assert_eq!(holdings.status, StatusCode::OK);
     let holdings = holdings.body.as_array().expect("array").clone();
     assert!(holdings.len() >= 5);
     assert!(holdings.iter().any(|h| h["asset"]["class"] == "crypto"));
-    assert!(holdings.iter().filter(|h| h["asset"]["class"] == "cash").count() >= 2, "cash in two currencies");
+    assert!(
+        holdings
+            .iter()
+            .filter(|h| h["asset"]["class"] == "cash")
+            .count()
+            >= 2,
+        "cash in two currencies"
+    );
     for h in &holdings {
         assert!(h["quantity"].is_string(), "decimals are strings: {h}");
     }
 
-    let txs = app.get(&format!("/api/accounts/{id}/transactions?limit=500"), token).await;
+    let txs = app
+        .get(&format!("/api/accounts/{id}/transactions?limit=500"), token)
+        .await;
     assert_eq!(txs.status, StatusCode::OK);
     let kinds: std::collections::HashSet<String> = txs.body["items"]
         .as_array()
@@ -74,15 +104,28 @@ async fn a_user_registers_connects_a_demo_broker_and_sees_holdings_transactions_
         .iter()
         .map(|t| t["type"].as_str().unwrap_or_default().to_string())
         .collect();
-    for kind in ["buy", "sell", "dividend", "interest", "fee", "deposit", "split"] {
+    for kind in [
+        "buy", "sell", "dividend", "interest", "fee", "deposit", "split",
+    ] {
         assert!(kinds.contains(kind), "missing {kind} in {kinds:?}");
     }
 
-    let again = app.post_empty(&format!("/api/accounts/{id}/integration/refresh"), token).await;
+    let again = app
+        .post_empty(&format!("/api/accounts/{id}/integration/refresh"), token)
+        .await;
     assert_eq!(again.status, StatusCode::OK);
-    assert_eq!(again.body["inserted"], 0, "a second refresh inserts nothing new: {}", again.text);
-    let count = app.get(&format!("/api/accounts/{id}/transactions?limit=500"), token).await;
-    assert_eq!(count.body["items"].as_array().map(Vec::len), Some(inserted as usize));
+    assert_eq!(
+        again.body["inserted"], 0,
+        "a second refresh inserts nothing new: {}",
+        again.text
+    );
+    let count = app
+        .get(&format!("/api/accounts/{id}/transactions?limit=500"), token)
+        .await;
+    assert_eq!(
+        count.body["items"].as_array().map(Vec::len),
+        Some(inserted as usize)
+    );
 
     let account = app.get(&format!("/api/accounts/{id}"), token).await;
     assert_eq!(account.body["integration_type"], "DEMO");
@@ -92,7 +135,12 @@ async fn a_user_registers_connects_a_demo_broker_and_sees_holdings_transactions_
     assert!(account.body["last_synced_at"].is_string());
 
     let audit = app.get("/api/audit-log", token).await;
-    let actions: Vec<&str> = audit.body["items"].as_array().expect("items").iter().filter_map(|e| e["action"].as_str()).collect();
+    let actions: Vec<&str> = audit.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
     for action in ["auth.login", "integration.set", "integration.tested"] {
         assert!(actions.contains(&action), "{action} not in {actions:?}");
     }
@@ -101,7 +149,9 @@ async fn a_user_registers_connects_a_demo_broker_and_sees_holdings_transactions_
 #[tokio::test]
 async fn the_demo_seed_creates_a_user_with_two_synced_accounts() {
     let app = spawn_app().await;
-    let (email, password) = tributary_api::cli::seed_demo(&app.ctx).await.expect("seeds");
+    let (email, password) = tributary_api::cli::seed_demo(&app.ctx)
+        .await
+        .expect("seeds");
     let login = app.login(&email, &password).await;
     assert_eq!(login.status, StatusCode::OK);
     let token = login.body["access_token"].as_str().expect("token");

@@ -3,8 +3,11 @@
 //! `TRIBUTARY_TEST_POSTGRES_URL` is set.
 
 mod accounts;
+mod auth;
+mod bad_input;
 mod contracts;
 mod health;
 mod integrations;
 mod journey;
 mod secrets;
+mod tenancy;

@@ -22,7 +22,11 @@ async fn integration_secrets_never_appear_in_responses_logs_or_the_database() {
     let id = app.create_account(t, "A").await;
     let mut bodies = Vec::new();
     let r = app
-        .put(&format!("/api/accounts/{id}/integration"), t, json!({"type": "DEMO", "config": {"seed": 1, "password": secret}}))
+        .put(
+            &format!("/api/accounts/{id}/integration"),
+            t,
+            json!({"type": "DEMO", "config": {"seed": 1, "password": secret}}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK);
     bodies.push(r.text);
@@ -34,47 +38,96 @@ async fn integration_secrets_never_appear_in_responses_logs_or_the_database() {
     ] {
         bodies.push(app.get(&path, t).await.text);
     }
-    bodies.push(app.post_empty(&format!("/api/accounts/{id}/integration/test"), t).await.text);
-    bodies.push(app.post_empty(&format!("/api/accounts/{id}/integration/refresh"), t).await.text);
+    bodies.push(
+        app.post_empty(&format!("/api/accounts/{id}/integration/test"), t)
+            .await
+            .text,
+    );
+    bodies.push(
+        app.post_empty(&format!("/api/accounts/{id}/integration/refresh"), t)
+            .await
+            .text,
+    );
     for body in &bodies {
         assert!(!body.contains(&secret), "secret in a response: {body}");
     }
     assert!(!captured_logs().contains(&secret), "secret in the logs");
-    assert!(!captured_logs().contains(&user.password), "password in the logs");
-    let stored = app.sql_texts("SELECT integration_config FROM accounts").await;
-    assert!(stored.iter().all(|c| c.starts_with("v1.") && !c.contains(&secret)), "{stored:?}");
+    assert!(
+        !captured_logs().contains(&user.password),
+        "password in the logs"
+    );
+    let stored = app
+        .sql_texts("SELECT integration_config FROM accounts")
+        .await;
+    assert!(
+        stored
+            .iter()
+            .all(|c| c.starts_with("v1.") && !c.contains(&secret)),
+        "{stored:?}"
+    );
     let raw = app.raw_database_bytes();
     let needle = secret.as_bytes();
-    assert!(!raw.windows(needle.len()).any(|w| w == needle), "secret in the raw database file");
+    assert!(
+        !raw.windows(needle.len()).any(|w| w == needle),
+        "secret in the raw database file"
+    );
     let pw = user.password.as_bytes();
-    assert!(!raw.windows(pw.len()).any(|w| w == pw), "password in the raw database file");
+    assert!(
+        !raw.windows(pw.len()).any(|w| w == pw),
+        "password in the raw database file"
+    );
 }
 
 #[tokio::test]
 async fn key_rotation_re_encrypts_every_config_under_the_new_key() {
     let app = spawn_app().await;
     let user = TestUser::register(&app).await;
-    let id = app.create_demo_account(user.token(), json!({"seed": 1, "password": "demo"}), false).await;
+    let id = app
+        .create_demo_account(user.token(), json!({"seed": 1, "password": "demo"}), false)
+        .await;
     let old = app.ctx.master_key.clone();
     let new = MasterKey::generate();
-    let count = tributary_api::services::keys::rotate(&app.ctx.db, &old, &new).await.expect("rotates");
+    let count = tributary_api::services::keys::rotate(&app.ctx.db, &old, &new)
+        .await
+        .expect("rotates");
     assert_eq!(count, 1);
-    let stored = app.sql_texts("SELECT integration_config FROM accounts").await;
-    assert!(stored[0].starts_with(&format!("v1.{}.", new.id())), "{stored:?}");
+    let stored = app
+        .sql_texts("SELECT integration_config FROM accounts")
+        .await;
+    assert!(
+        stored[0].starts_with(&format!("v1.{}.", new.id())),
+        "{stored:?}"
+    );
     // The running server still holds the old key: it can no longer read the config...
-    let r = app.post_empty(&format!("/api/accounts/{id}/integration/test"), user.token()).await;
+    let r = app
+        .post_empty(
+            &format!("/api/accounts/{id}/integration/test"),
+            user.token(),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(r.code(), "INTERNAL");
-    assert!(!r.text.contains(old.id()), "internal causes are not leaked: {}", r.text);
+    assert!(
+        !r.text.contains(old.id()),
+        "internal causes are not leaked: {}",
+        r.text
+    );
     // ...and the new key opens it, bound to the account id.
     let sealed = &stored[0];
-    let plain = new.open(sealed, Uuid::parse_str(&id).expect("uuid").as_bytes()).expect("opens");
+    let plain = new
+        .open(sealed, Uuid::parse_str(&id).expect("uuid").as_bytes())
+        .expect("opens");
     let config: serde_json::Value = serde_json::from_slice(&plain).expect("json");
     assert_eq!(config["password"], "demo");
     // Rotating again with the wrong old key changes nothing.
-    let err = tributary_api::services::keys::rotate(&app.ctx.db, &old, &MasterKey::generate()).await;
+    let err =
+        tributary_api::services::keys::rotate(&app.ctx.db, &old, &MasterKey::generate()).await;
     assert!(err.is_err());
-    assert_eq!(app.sql_texts("SELECT integration_config FROM accounts").await, stored);
+    assert_eq!(
+        app.sql_texts("SELECT integration_config FROM accounts")
+            .await,
+        stored
+    );
 }
 
 #[tokio::test]
@@ -102,7 +155,8 @@ async fn decimals_round_trip_exactly_through_the_database() {
             account_id: Set(account_id),
             asset_id: Set(None),
             kind: Set("deposit".into()),
-            trade_date: Set(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date") + chrono::Days::new(i as u64)),
+            trade_date: Set(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date")
+                + chrono::Days::new(i as u64)),
             settle_date: Set(None),
             quantity: Set(Some(repo::dec_to_db(Decimal::from_str(v).expect("dec")))),
             price: Set(None),
@@ -117,8 +171,18 @@ async fn decimals_round_trip_exactly_through_the_database() {
             created_at: Set(chrono::Utc::now()),
         })
         .collect();
-    assert_eq!(repo::transactions::insert_new(&app.ctx.db, rows).await.expect("inserts"), values.len() as u64);
-    let r = app.get(&format!("/api/accounts/{id}/transactions?limit=50"), user.token()).await;
+    assert_eq!(
+        repo::transactions::insert_new(&app.ctx.db, rows)
+            .await
+            .expect("inserts"),
+        values.len() as u64
+    );
+    let r = app
+        .get(
+            &format!("/api/accounts/{id}/transactions?limit=50"),
+            user.token(),
+        )
+        .await;
     let mut read: Vec<(String, Decimal)> = r.body["items"]
         .as_array()
         .expect("items")
@@ -126,13 +190,17 @@ async fn decimals_round_trip_exactly_through_the_database() {
         .map(|t| {
             (
                 t["trade_date"].as_str().expect("date").to_string(),
-                Decimal::from_str(t["amount"].as_str().expect("amount is a string")).expect("decimal"),
+                Decimal::from_str(t["amount"].as_str().expect("amount is a string"))
+                    .expect("decimal"),
             )
         })
         .collect();
     read.sort();
     let got: Vec<Decimal> = read.into_iter().map(|(_, d)| d).collect();
-    let want: Vec<Decimal> = values.iter().map(|v| Decimal::from_str(v).expect("dec")).collect();
+    let want: Vec<Decimal> = values
+        .iter()
+        .map(|v| Decimal::from_str(v).expect("dec"))
+        .collect();
     assert_eq!(got, want);
     assert_eq!(r.body["items"][0]["amount"], "100.50", "scale is kept too");
 }

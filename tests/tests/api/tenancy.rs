@@ -51,9 +51,13 @@ struct AccountSnapshot {
 async fn snapshot(app: &TestApp, token: &str, id: &str) -> AccountSnapshot {
     let account = app.get(&format!("/api/accounts/{id}"), token).await;
     assert_eq!(account.status, StatusCode::OK, "{}", account.text);
-    let integration = app.get(&format!("/api/accounts/{id}/integration"), token).await;
+    let integration = app
+        .get(&format!("/api/accounts/{id}/integration"), token)
+        .await;
     assert_eq!(integration.status, StatusCode::OK, "{}", integration.text);
-    let holdings = app.get(&format!("/api/accounts/{id}/holdings"), token).await;
+    let holdings = app
+        .get(&format!("/api/accounts/{id}/holdings"), token)
+        .await;
     assert_eq!(holdings.status, StatusCode::OK, "{}", holdings.text);
     AccountSnapshot {
         account: account.body,
@@ -93,7 +97,11 @@ fn assert_same_answer(
     foreign: &tributary_tests::TestResponse,
     random: &tributary_tests::TestResponse,
 ) {
-    assert_eq!(foreign.status, random.status, "{label}: status differs: {}", foreign.text);
+    assert_eq!(
+        foreign.status, random.status,
+        "{label}: status differs: {}",
+        foreign.text
+    );
     assert_eq!(foreign.body, random.body, "{label}: body differs");
     assert_eq!(
         foreign.headers.get("content-type"),
@@ -116,13 +124,24 @@ async fn another_user_cannot_touch_an_account_or_its_integration_by_any_route() 
         .create_demo_account(a.token(), json!({"seed": 5, "password": "demo"}), true)
         .await;
     let before = snapshot(&app, a.token(), &a_account).await;
-    assert_eq!(before.account["integration_status"], "ok", "{:?}", before.account);
-    assert!(!before.transactions.is_empty(), "the demo refresh stored transactions");
+    assert_eq!(
+        before.account["integration_status"], "ok",
+        "{:?}",
+        before.account
+    );
+    assert!(
+        !before.transactions.is_empty(),
+        "the demo refresh stored transactions"
+    );
     assert!(
         before.holdings.as_array().is_some_and(|h| !h.is_empty()),
         "the demo refresh stored holdings"
     );
-    assert!(before.account["balance"].is_string(), "{:?}", before.account);
+    assert!(
+        before.account["balance"].is_string(),
+        "{:?}",
+        before.account
+    );
 
     let b_read = b.api_token(&app, "read").await;
     let b_write = b.api_token(&app, "write").await;
@@ -160,11 +179,18 @@ async fn another_user_cannot_touch_an_account_or_its_integration_by_any_route() 
             assert_eq!(foreign.status, status, "{label}: {}", foreign.text);
             assert_eq!(foreign.code(), code, "{label}: {}", foreign.text);
             assert_eq!(
-                foreign.headers.get("content-type").and_then(|v| v.to_str().ok()),
+                foreign
+                    .headers
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok()),
                 Some("application/problem+json"),
                 "{label}"
             );
-            assert!(foreign.body.get("field").is_none(), "{label}: {}", foreign.text);
+            assert!(
+                foreign.body.get("field").is_none(),
+                "{label}: {}",
+                foreign.text
+            );
             assert!(
                 !foreign.text.contains(&a_account) && !foreign.text.contains(&a.email),
                 "{label}: the answer mentions A's data: {}",
@@ -179,7 +205,10 @@ async fn another_user_cannot_touch_an_account_or_its_integration_by_any_route() 
     assert_eq!(after.integration["config"], before.integration["config"]);
     assert_eq!(after.integration["status"], before.integration["status"]);
     assert_eq!(after.account["balance"], before.account["balance"]);
-    assert_eq!(after.holdings.as_array().map(Vec::len), before.holdings.as_array().map(Vec::len));
+    assert_eq!(
+        after.holdings.as_array().map(Vec::len),
+        before.holdings.as_array().map(Vec::len)
+    );
     assert_eq!(after.transactions.len(), before.transactions.len());
     assert_eq!(after, before, "B's attempts changed A's account");
 }
@@ -193,7 +222,11 @@ async fn another_users_account_is_absent_from_every_list_and_audit_log() {
         .create_demo_account(a.token(), json!({"seed": 5, "password": "demo"}), true)
         .await;
     let a_token = app
-        .post("/api/tokens", a.token(), json!({"name": "A's script", "scope": "write"}))
+        .post(
+            "/api/tokens",
+            a.token(),
+            json!({"name": "A's script", "scope": "write"}),
+        )
         .await;
     assert_eq!(a_token.status, StatusCode::CREATED, "{}", a_token.text);
     let a_token_id = a_token.body["id"].as_str().expect("token id").to_string();
@@ -202,7 +235,11 @@ async fn another_users_account_is_absent_from_every_list_and_audit_log() {
     let b_account = app.create_account(b.token(), "B's own").await;
     let b_read = b.api_token(&app, "read").await;
     let b_write = b.api_token(&app, "write").await;
-    for (who, token) in [("session", b.token()), ("read token", &b_read), ("write token", &b_write)] {
+    for (who, token) in [
+        ("session", b.token()),
+        ("read token", &b_read),
+        ("write token", &b_write),
+    ] {
         let list = app.get("/api/accounts", token).await;
         assert_eq!(list.status, StatusCode::OK, "{who}: {}", list.text);
         let ids: Vec<&str> = list.body["items"]
@@ -211,30 +248,70 @@ async fn another_users_account_is_absent_from_every_list_and_audit_log() {
             .iter()
             .filter_map(|a| a["id"].as_str())
             .collect();
-        assert_eq!(ids, [b_account.as_str()], "B ({who}) lists only B's account");
+        assert_eq!(
+            ids,
+            [b_account.as_str()],
+            "B ({who}) lists only B's account"
+        );
         // A cursor naming A's account pages B's own accounts only.
-        let paged = app.get(&format!("/api/accounts?cursor={a_account}"), token).await;
+        let paged = app
+            .get(&format!("/api/accounts?cursor={a_account}"), token)
+            .await;
         assert_eq!(paged.status, StatusCode::OK, "{who}: {}", paged.text);
         assert!(!paged.text.contains(&a_account), "{who}: {}", paged.text);
 
         let tokens = app.get("/api/tokens", token).await;
         assert_eq!(tokens.status, StatusCode::OK, "{who}: {}", tokens.text);
-        assert!(!tokens.text.contains(&a_token_id), "{who} sees A's token: {}", tokens.text);
-        assert_eq!(tokens.body.as_array().map(Vec::len), Some(2), "{who}: {}", tokens.text);
+        assert!(
+            !tokens.text.contains(&a_token_id),
+            "{who} sees A's token: {}",
+            tokens.text
+        );
+        assert_eq!(
+            tokens.body.as_array().map(Vec::len),
+            Some(2),
+            "{who}: {}",
+            tokens.text
+        );
     }
 
     // B cannot revoke A's token, and cannot tell it exists.
     for (who, token) in [("session", b.token()), ("write token", &b_write)] {
-        let foreign = app.delete(&format!("/api/tokens/{a_token_id}"), token).await;
-        let missing = app.delete(&format!("/api/tokens/{}", Uuid::new_v4()), token).await;
-        assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{who}: {}", foreign.text);
+        let foreign = app
+            .delete(&format!("/api/tokens/{a_token_id}"), token)
+            .await;
+        let missing = app
+            .delete(&format!("/api/tokens/{}", Uuid::new_v4()), token)
+            .await;
+        assert_eq!(
+            foreign.status,
+            StatusCode::NOT_FOUND,
+            "{who}: {}",
+            foreign.text
+        );
         assert_eq!(foreign.code(), "NOT_FOUND");
-        assert_same_answer(&format!("B's {who}: DELETE /api/tokens/{{A's id}}"), &foreign, &missing);
+        assert_same_answer(
+            &format!("B's {who}: DELETE /api/tokens/{{A's id}}"),
+            &foreign,
+            &missing,
+        );
     }
-    let read_only = app.delete(&format!("/api/tokens/{a_token_id}"), &b_read).await;
-    assert_eq!(read_only.status, StatusCode::FORBIDDEN, "{}", read_only.text);
+    let read_only = app
+        .delete(&format!("/api/tokens/{a_token_id}"), &b_read)
+        .await;
+    assert_eq!(
+        read_only.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        read_only.text
+    );
     let me = app.get("/api/me", &a_secret).await;
-    assert_eq!(me.status, StatusCode::OK, "A's token still works: {}", me.text);
+    assert_eq!(
+        me.status,
+        StatusCode::OK,
+        "A's token still works: {}",
+        me.text
+    );
     assert_eq!(me.body["id"], a.id.as_str());
     let a_tokens = app.get("/api/tokens", a.token()).await;
     assert!(a_tokens.text.contains(&a_token_id), "{}", a_tokens.text);
@@ -244,11 +321,17 @@ async fn another_users_account_is_absent_from_every_list_and_audit_log() {
     let b_log = audit_entries(&app, b.token()).await;
     let a_actions: Vec<&str> = a_log.iter().filter_map(|e| e["action"].as_str()).collect();
     for action in ["auth.login", "integration.set", "api_token.created"] {
-        assert!(a_actions.contains(&action), "A's log lacks {action}: {a_actions:?}");
+        assert!(
+            a_actions.contains(&action),
+            "A's log lacks {action}: {a_actions:?}"
+        );
     }
     let a_ids: Vec<&Value> = a_log.iter().map(|e| &e["id"]).collect();
     for entry in &b_log {
-        assert!(!a_ids.contains(&&entry["id"]), "B's log holds A's entry {entry}");
+        assert!(
+            !a_ids.contains(&&entry["id"]),
+            "B's log holds A's entry {entry}"
+        );
         let text = entry.to_string();
         assert!(
             !text.contains(&a_account) && !text.contains(&a_token_id) && !text.contains(&a.email),
@@ -258,7 +341,10 @@ async fn another_users_account_is_absent_from_every_list_and_audit_log() {
     let b_actions: Vec<&str> = b_log.iter().filter_map(|e| e["action"].as_str()).collect();
     assert!(!b_actions.contains(&"integration.set"), "{b_actions:?}");
     assert_eq!(
-        b_actions.iter().filter(|a| **a == "api_token.created").count(),
+        b_actions
+            .iter()
+            .filter(|a| **a == "api_token.created")
+            .count(),
         2,
         "{b_actions:?}"
     );
