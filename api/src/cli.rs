@@ -39,6 +39,8 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document.
     Openapi,
+    /// Print the GraphQL schema (SDL).
+    GraphqlSchema,
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -102,6 +104,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Openapi => {
             println!("{}", openapi_spec().to_pretty_json()?);
+            Ok(())
+        }
+        Command::GraphqlSchema => {
+            print!("{}", crate::graphql::sdl());
             Ok(())
         }
         Command::User {

@@ -16,6 +16,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub log: LogSettings,
+    pub graphql: GraphqlSettings,
     /// Where the generated master key lives when `TRIBUTARY_SECRET_KEY` is not set.
     pub secret_key_file: Option<PathBuf>,
     /// The master key from `TRIBUTARY_SECRET_KEY` (base64 of 32 bytes).
@@ -94,6 +95,16 @@ pub struct AuthSettings {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+pub struct GraphqlSettings {
+    /// Serve GraphiQL on `GET /graphql`.
+    pub graphiql: bool,
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    /// Largest `first` a connection accepts.
+    pub max_page_size: usize,
+}
+
+#[derive(Clone, Debug, Deserialize)]
 pub struct LogSettings {
     pub level: String,
     pub format: LogFormat,
@@ -115,6 +126,7 @@ impl std::fmt::Debug for Settings {
             .field("database", &self.database)
             .field("auth", &self.auth)
             .field("log", &self.log)
+            .field("graphql", &self.graphql)
             .field("secret_key_file", &self.secret_key_file)
             .field("secret_key", &self.secret_key)
             .finish()
@@ -163,6 +175,10 @@ impl Settings {
             .and_then(|b| b.set_default("auth.login_window_secs", 900))
             .and_then(|b| b.set_default("log.level", "info"))
             .and_then(|b| b.set_default("log.format", "auto"))
+            .and_then(|b| b.set_default("graphql.graphiql", true))
+            .and_then(|b| b.set_default("graphql.max_depth", 12))
+            .and_then(|b| b.set_default("graphql.max_complexity", 5000))
+            .and_then(|b| b.set_default("graphql.max_page_size", 100))
             .map_err(|e| ConfigError(e.to_string()))?;
 
         let file = config_file
@@ -240,6 +256,14 @@ impl Settings {
         }
         if self.database.max_connections == 0 {
             return fail("database.max_connections must be at least 1");
+        }
+        if self.graphql.max_depth == 0
+            || self.graphql.max_complexity == 0
+            || self.graphql.max_page_size == 0
+        {
+            return fail(
+                "graphql.max_depth, graphql.max_complexity and graphql.max_page_size must be at least 1",
+            );
         }
         if self.server.workers == Some(0) {
             return fail("server.workers must be at least 1");

@@ -135,6 +135,46 @@ impl ResponseError for ServiceError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
+        let public = self.public();
+        let code = self.code();
+        let problem = Problem {
+            kind: format!(
+                "https://tributary.dev/problems/{}",
+                code.to_ascii_lowercase().replace('_', "-")
+            ),
+            title: public.title.to_string(),
+            status: status.as_u16(),
+            detail: public.detail,
+            code: code.to_string(),
+            field: public.field,
+            retry_after: public.retry_after,
+        };
+        let mut resp = HttpResponse::build(status);
+        resp.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+        if let Some(secs) = public.retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            resp.insert_header((header::RETRY_AFTER, v));
+        }
+        if matches!(self, Self::Unauthenticated(_)) {
+            resp.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        resp.body(serde_json::to_string(&problem).unwrap_or_default())
+    }
+}
+
+/// What clients may learn of an error (internal causes are logged here, never returned).
+pub struct PublicError {
+    pub title: &'static str,
+    pub detail: String,
+    pub field: Option<String>,
+    pub retry_after: Option<u64>,
+}
+
+impl ServiceError {
+    /// The client-facing view of this error, for every transport.
+    #[must_use]
+    pub fn public(&self) -> PublicError {
         let (title, detail, field) = match self {
             Self::NotFound => (
                 "Not found",
@@ -186,30 +226,12 @@ impl ResponseError for ServiceError {
             }
             _ => None,
         };
-        let code = self.code();
-        let problem = Problem {
-            kind: format!(
-                "https://tributary.dev/problems/{}",
-                code.to_ascii_lowercase().replace('_', "-")
-            ),
-            title: title.to_string(),
-            status: status.as_u16(),
+        PublicError {
+            title,
             detail,
-            code: code.to_string(),
             field,
             retry_after,
-        };
-        let mut resp = HttpResponse::build(status);
-        resp.insert_header((header::CONTENT_TYPE, "application/problem+json"));
-        if let Some(secs) = retry_after
-            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
-        {
-            resp.insert_header((header::RETRY_AFTER, v));
         }
-        if matches!(self, Self::Unauthenticated(_)) {
-            resp.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
-        }
-        resp.body(serde_json::to_string(&problem).unwrap_or_default())
     }
 }
 

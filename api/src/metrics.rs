@@ -22,9 +22,23 @@ struct Histogram {
 pub struct Metrics {
     http: Mutex<BTreeMap<(String, String, u16), Histogram>>,
     jobs: Mutex<BTreeMap<String, u64>>,
+    db_statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Metrics {
+    /// The counter of SQL statements executed, shared with the database connection's hook.
+    #[must_use]
+    pub fn db_statement_counter(&self) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
+        self.db_statements.clone()
+    }
+
+    /// SQL statements executed so far.
+    #[must_use]
+    pub fn db_statements(&self) -> u64 {
+        self.db_statements
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Records one HTTP request.
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();

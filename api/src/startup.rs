@@ -117,11 +117,16 @@ impl Application {
         let port = listener.local_addr()?.port();
         let spec = openapi_spec();
         let app_ctx = ctx.clone();
+        let schema = web::Data::new(crate::graphql::build_schema(
+            Some(ctx.clone()),
+            &settings.graphql,
+        ));
         let mut server = HttpServer::new(move || {
             let (app, _) = App::new()
                 .into_utoipa_app()
                 .openapi(ApiDoc::openapi())
                 .app_data(app_ctx.clone())
+                .app_data(schema.clone())
                 .app_data(web::PathConfig::default().error_handler(routes::extract::path_error))
                 // Before the `/api` scope: a scope answers every path under its prefix.
                 .map(|app| {
@@ -138,7 +143,9 @@ impl Application {
                 )
                 .configure(routes::configure_ops)
                 .split_for_parts();
-            app.default_service(web::to(not_found))
+            app.route("/graphql", web::post().to(crate::graphql::graphql_post))
+                .route("/graphql", web::get().to(crate::graphql::graphql_get))
+                .default_service(web::to(not_found))
                 .wrap_fn(|req, srv| {
                     let start = Instant::now();
                     let ctx = req.app_data::<web::Data<AppContext>>().cloned();

@@ -273,6 +273,23 @@ impl TestApp {
         self.request(Method::DELETE, path, Some(token), None).await
     }
 
+    /// Runs a GraphQL operation (`token` may be `None` for anonymous calls). Returns the whole
+    /// response; GraphQL answers 200 with `errors` for resolver failures.
+    pub async fn graphql(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> TestResponse {
+        self.request(
+            Method::POST,
+            "/graphql",
+            token,
+            Some(json!({"query": query, "variables": variables})),
+        )
+        .await
+    }
+
     /// Logs in and returns the token response body.
     pub async fn login(&self, email: &str, password: &str) -> TestResponse {
         self.request(

@@ -60,6 +60,71 @@ impl CurrentUser {
 #[derive(Clone, Copy)]
 pub struct AuthenticatedUserId(pub Uuid);
 
+/// Resolves an `Authorization` header value to the caller. Scope rules are the caller's job
+/// (the REST extractor refuses read tokens on writes; GraphQL refuses them on mutations).
+///
+/// # Errors
+/// `Unauthenticated` for a missing, malformed, expired or revoked token.
+pub async fn authenticate(
+    ctx: &AppContext,
+    header: Option<&str>,
+    ip: String,
+) -> Result<CurrentUser, ServiceError> {
+    let Some(header) = header else {
+        return Err(ServiceError::Unauthenticated(
+            "an Authorization: Bearer token is required",
+        ));
+    };
+    let Some((scheme, token)) = header.trim().split_once(' ') else {
+        return Err(ServiceError::Unauthenticated(
+            "the Authorization header must be `Bearer <token>`",
+        ));
+    };
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(ServiceError::Unauthenticated(
+            "the Authorization header must be `Bearer <token>`",
+        ));
+    }
+    let token = token.trim();
+    if token.starts_with(API_TOKEN_PREFIX) {
+        let owner = ctx.tokens().authenticate(token).await?;
+        Ok(CurrentUser {
+            id: owner.user_id,
+            role: owner.role,
+            method: AuthMethod::ApiToken {
+                id: owner.token_id,
+                scope: owner.scope,
+            },
+            ip,
+        })
+    } else {
+        let claims = ctx
+            .jwt
+            .verify(token)
+            .map_err(|_| ServiceError::Unauthenticated("the access token is invalid or expired"))?;
+        Ok(CurrentUser {
+            id: UserId(claims.sub),
+            role: Role::from_stored(&claims.role),
+            method: AuthMethod::Session,
+            ip,
+        })
+    }
+}
+
+impl CurrentUser {
+    /// Whether this caller may only read.
+    #[must_use]
+    pub fn is_read_only(&self) -> bool {
+        matches!(
+            self.method,
+            AuthMethod::ApiToken {
+                scope: TokenScope::Read,
+                ..
+            }
+        )
+    }
+}
+
 impl FromRequest for CurrentUser {
     type Error = ServiceError;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
@@ -77,54 +142,18 @@ impl FromRequest for CurrentUser {
             let ctx =
                 ctx.ok_or_else(|| ServiceError::Unexpected(anyhow::anyhow!("AppContext missing")))?;
             let header = match header {
-                None => {
-                    return Err(ServiceError::Unauthenticated(
-                        "an Authorization: Bearer token is required",
-                    ));
-                }
+                None => None,
                 Some(Err(_)) => {
                     return Err(ServiceError::Unauthenticated(
                         "the Authorization header is malformed",
                     ));
                 }
-                Some(Ok(h)) => h,
+                Some(Ok(h)) => Some(h),
             };
-            let Some((scheme, token)) = header.trim().split_once(' ') else {
-                return Err(ServiceError::Unauthenticated(
-                    "the Authorization header must be `Bearer <token>`",
-                ));
-            };
-            if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-                return Err(ServiceError::Unauthenticated(
-                    "the Authorization header must be `Bearer <token>`",
-                ));
+            let user = authenticate(&ctx, header.as_deref(), ip).await?;
+            if user.is_read_only() && !is_read {
+                return Err(ServiceError::Forbidden("this API token is read-only"));
             }
-            let token = token.trim();
-            let user = if token.starts_with(API_TOKEN_PREFIX) {
-                let owner = ctx.tokens().authenticate(token).await?;
-                if owner.scope == TokenScope::Read && !is_read {
-                    return Err(ServiceError::Forbidden("this API token is read-only"));
-                }
-                CurrentUser {
-                    id: owner.user_id,
-                    role: owner.role,
-                    method: AuthMethod::ApiToken {
-                        id: owner.token_id,
-                        scope: owner.scope,
-                    },
-                    ip,
-                }
-            } else {
-                let claims = ctx.jwt.verify(token).map_err(|_| {
-                    ServiceError::Unauthenticated("the access token is invalid or expired")
-                })?;
-                CurrentUser {
-                    id: UserId(claims.sub),
-                    role: Role::from_stored(&claims.role),
-                    method: AuthMethod::Session,
-                    ip,
-                }
-            };
             tracing::Span::current().record("user_id", tracing::field::display(user.id));
             req.extensions_mut().insert(AuthenticatedUserId(user.id.0));
             Ok(user)

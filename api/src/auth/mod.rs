@@ -7,4 +7,4 @@ pub mod limiter;
 pub mod password;
 pub mod tokens;
 
-pub use extractor::{AuthMethod, CurrentUser};
+pub use extractor::{AuthMethod, CurrentUser, authenticate};

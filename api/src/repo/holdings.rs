@@ -33,3 +33,33 @@ pub async fn replace_for_account(
     }
     Ok(())
 }
+
+/// Holdings of several of the owner's accounts in one query (accounts of other users are
+/// filtered out by the subquery on `accounts.user_id`).
+pub async fn list_for_owned_accounts(
+    db: &impl ConnectionTrait,
+    owner: Uuid,
+    account_ids: Vec<Uuid>,
+) -> Result<Vec<holding::Model>, DbErr> {
+    use sea_orm::QuerySelect;
+    use sea_orm::sea_query::Query;
+    use tributary_entity::account;
+    if account_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    holding::Entity::find()
+        .filter(
+            holding::Column::AccountId.in_subquery(
+                Query::select()
+                    .column(account::Column::Id)
+                    .from(account::Entity)
+                    .and_where(account::Column::UserId.eq(owner))
+                    .and_where(account::Column::Id.is_in(account_ids))
+                    .to_owned(),
+            ),
+        )
+        .order_by_asc(holding::Column::Id)
+        .limit(100_000)
+        .all(db)
+        .await
+}

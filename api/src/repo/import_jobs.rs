@@ -82,3 +82,38 @@ pub async fn has_running(
         .await?
         .is_some())
 }
+
+/// The owner's job, or `None` (also when it belongs to someone else).
+pub async fn find_owned(
+    db: &impl ConnectionTrait,
+    owner: Uuid,
+    id: Uuid,
+) -> Result<Option<import_job::Model>, DbErr> {
+    import_job::Entity::find()
+        .filter(import_job::Column::Id.eq(id))
+        .filter(import_job::Column::UserId.eq(owner))
+        .one(db)
+        .await
+}
+
+/// The owner's jobs, newest first, optionally for one account, before the cursor id.
+pub async fn list_owned(
+    db: &impl ConnectionTrait,
+    owner: Uuid,
+    account_id: Option<Uuid>,
+    before: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<import_job::Model>, DbErr> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    let mut q = import_job::Entity::find().filter(import_job::Column::UserId.eq(owner));
+    if let Some(account_id) = account_id {
+        q = q.filter(import_job::Column::AccountId.eq(account_id));
+    }
+    if let Some(before) = before {
+        q = q.filter(import_job::Column::Id.lt(before));
+    }
+    q.order_by_desc(import_job::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}

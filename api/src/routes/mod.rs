@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod extract;
 pub mod health;
+pub mod import_jobs;
 pub mod integrations;
 pub mod me;
 pub mod tokens;
@@ -44,6 +45,8 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
         .service(integrations::remove_integration)
         .service(integrations::test_integration)
         .service(integrations::refresh_integration)
+        .service(import_jobs::list_import_jobs)
+        .service(import_jobs::get_import_job)
         .service(audit::list_audit_log);
 }
 
@@ -69,6 +72,7 @@ pub fn configure_ops(cfg: &mut ServiceConfig) {
         (name = "tokens", description = "Personal API tokens for scripts"),
         (name = "accounts", description = "Accounts, holdings and transactions"),
         (name = "integrations", description = "Per-account broker/exchange integrations"),
+        (name = "import-jobs", description = "Sync and import runs"),
         (name = "audit", description = "The caller's audit log"),
         (name = "admin", description = "Server administration (role admin)"),
         (name = "operations", description = "Health and metrics")

@@ -244,17 +244,48 @@ impl AccountService<'_> {
     pub async fn holdings(&self, user: UserId, id: AccountId) -> ServiceResult<Vec<Holding>> {
         let account = self.owned(user, id).await?;
         let rows = repo::holdings::list_for_account(&self.ctx.db, account.id).await?;
-        let assets =
-            repo::assets::by_ids(&self.ctx.db, rows.iter().map(|h| h.asset_id).collect()).await?;
-        rows.into_iter()
-            .map(|h| {
-                let asset = assets
-                    .get(&h.asset_id)
-                    .map(asset_to_domain)
-                    .ok_or_else(|| {
-                        ServiceError::Unexpected(anyhow::anyhow!("holding {} has no asset", h.id))
-                    })?;
-                Ok(Holding {
+        let mut by_account = self.holdings_to_domain(rows).await?;
+        Ok(by_account.remove(&id).unwrap_or_default())
+    }
+
+    /// Current positions of several of the caller's accounts, in two queries (other users'
+    /// accounts yield nothing).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn holdings_for(
+        &self,
+        user: UserId,
+        ids: &[AccountId],
+    ) -> ServiceResult<HashMap<AccountId, Vec<Holding>>> {
+        let rows = repo::holdings::list_for_owned_accounts(
+            &self.ctx.db,
+            user.0,
+            ids.iter().map(|a| a.0).collect(),
+        )
+        .await?;
+        self.holdings_to_domain(rows).await
+    }
+
+    async fn holdings_to_domain(
+        &self,
+        rows: Vec<tributary_entity::holding::Model>,
+    ) -> ServiceResult<HashMap<AccountId, Vec<Holding>>> {
+        let mut asset_ids: Vec<Uuid> = rows.iter().map(|h| h.asset_id).collect();
+        asset_ids.sort_unstable();
+        asset_ids.dedup();
+        let assets = repo::assets::by_ids(&self.ctx.db, asset_ids).await?;
+        let mut out: HashMap<AccountId, Vec<Holding>> = HashMap::new();
+        for h in rows {
+            let asset = assets
+                .get(&h.asset_id)
+                .map(asset_to_domain)
+                .ok_or_else(|| {
+                    ServiceError::Unexpected(anyhow::anyhow!("holding {} has no asset", h.id))
+                })?;
+            out.entry(AccountId(h.account_id))
+                .or_default()
+                .push(Holding {
                     id: h.id,
                     asset,
                     quantity: dec_from_db(&h.quantity)?,
@@ -264,9 +295,9 @@ impl AccountService<'_> {
                     currency: h.currency,
                     as_of: h.as_of,
                     source: h.source,
-                })
-            })
-            .collect()
+                });
+        }
+        Ok(out)
     }
 
     /// A page of the caller's account's transactions, newest first.
@@ -361,7 +392,7 @@ pub(crate) fn asset_to_domain(a: &tributary_entity::asset::Model) -> Asset {
     }
 }
 
-fn encode_tx_cursor(date: NaiveDate, id: Uuid) -> String {
+pub(crate) fn encode_tx_cursor(date: NaiveDate, id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(format!("{date}|{id}"))
 }
 

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod import_jobs;
 pub mod integrations;
 pub mod keys;
 pub mod tokens;
@@ -32,7 +33,12 @@ pub struct AppContext {
 impl AppContext {
     /// Builds the context from settings, an open database and the master key.
     #[must_use]
-    pub fn new(settings: Arc<Settings>, db: DatabaseConnection, master_key: MasterKey) -> Self {
+    pub fn new(settings: Arc<Settings>, mut db: DatabaseConnection, master_key: MasterKey) -> Self {
+        let metrics = Metrics::default();
+        let statements = metrics.db_statement_counter();
+        db.set_metric_callback(move |_| {
+            statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        });
         let jwt = JwtKeys::new(
             &master_key.derive("jwt-hs256"),
             &settings.auth.issuer,
@@ -49,7 +55,7 @@ impl AppContext {
             master_key,
             jwt,
             login_limiter,
-            metrics: Metrics::default(),
+            metrics,
         }
     }
 
@@ -67,6 +73,9 @@ impl AppContext {
     }
     pub fn integrations(&self) -> integrations::IntegrationService<'_> {
         integrations::IntegrationService { ctx: self }
+    }
+    pub fn import_jobs(&self) -> import_jobs::ImportJobService<'_> {
+        import_jobs::ImportJobService { ctx: self }
     }
     pub fn audit(&self) -> audit::AuditService<'_> {
         audit::AuditService { ctx: self }

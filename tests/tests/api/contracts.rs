@@ -63,3 +63,45 @@ async fn every_route_documents_its_errors_and_auth() {
     }
     assert!(spec["components"]["securitySchemes"]["bearer"].is_object());
 }
+
+#[tokio::test]
+async fn committed_graphql_schema_matches_the_running_schema() {
+    let sdl = tributary_api::graphql::sdl();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/schema.graphql");
+    if std::env::var("UPDATE_CONTRACTS").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, &sdl).expect("writes the contract");
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == sdl,
+        "openapi/schema.graphql is out of date: run `UPDATE_CONTRACTS=1 cargo test --workspace contracts` and commit it"
+    );
+    // The schema the server runs is the one committed: introspection agrees on the types.
+    let app = spawn_app().await;
+    let user = tributary_tests::TestUser::register(&app).await;
+    let r = app
+        .graphql(
+            Some(user.token()),
+            "{ __schema { types { name } } }",
+            serde_json::json!({}),
+        )
+        .await;
+    let names: Vec<String> = r.body["data"]["__schema"]["types"]
+        .as_array()
+        .expect("types")
+        .iter()
+        .filter_map(|t| t["name"].as_str().map(str::to_string))
+        .filter(|n| !n.starts_with("__"))
+        .collect();
+    for name in &names {
+        assert!(
+            sdl.contains(&format!("type {name} "))
+                || sdl.contains(&format!("enum {name} "))
+                || sdl.contains(&format!("input {name} "))
+                || sdl.contains(&format!("scalar {name}"))
+                || ["String", "Int", "Boolean", "Float", "ID"].contains(&name.as_str()),
+            "{name} is served but not in the committed SDL"
+        );
+    }
+}

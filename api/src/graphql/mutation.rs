@@ -1,0 +1,208 @@
+//! Mutations: the same service calls as the REST writes. Read-only tokens get `FORBIDDEN`.
+
+use async_graphql::{Context, Object};
+use uuid::Uuid;
+
+use super::types::{
+    Account, CreateAccountInput, CreateApiTokenInput, CreatedApiToken, ImportJob, Integration,
+    IntegrationInput, TestResult, UpdateAccountInput, UpdateMeInput, User, tri,
+};
+use super::{app, to_gql, writer};
+use crate::domain::AccountId;
+use crate::services::accounts::{AccountUpdate, NewAccount};
+use crate::services::users::ProfileUpdate;
+
+pub struct MutationRoot;
+
+#[Object]
+impl MutationRoot {
+    /// Create an account.
+    async fn create_account(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateAccountInput,
+    ) -> async_graphql::Result<Account> {
+        let user = writer(ctx)?;
+        let account = app(ctx)?
+            .accounts()
+            .create(
+                &user.actor(),
+                NewAccount {
+                    name: input.name,
+                    kind: input.kind.into(),
+                    currency: input.currency,
+                    institution: input.institution,
+                    notes: input.notes,
+                },
+            )
+            .await
+            .map_err(to_gql)?;
+        Ok(account.into())
+    }
+
+    /// Update an account's fields.
+    async fn update_account(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        input: UpdateAccountInput,
+    ) -> async_graphql::Result<Account> {
+        let user = writer(ctx)?;
+        let update = AccountUpdate {
+            name: input.name,
+            kind: input.kind.map(Into::into),
+            currency: input.currency,
+            institution: tri(input.institution),
+            notes: tri(input.notes),
+            integration: None,
+        };
+        let account = app(ctx)?
+            .accounts()
+            .update(&user.actor(), AccountId(id), update)
+            .await
+            .map_err(to_gql)?;
+        Ok(account.into())
+    }
+
+    /// Delete an account with its holdings and transactions. Returns the deleted id.
+    async fn delete_account(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Uuid> {
+        let user = writer(ctx)?;
+        app(ctx)?
+            .accounts()
+            .delete(&user.actor(), AccountId(id))
+            .await
+            .map_err(to_gql)?;
+        Ok(id)
+    }
+
+    /// Attach or replace an account's integration.
+    async fn set_integration(
+        &self,
+        ctx: &Context<'_>,
+        account_id: Uuid,
+        input: IntegrationInput,
+    ) -> async_graphql::Result<Integration> {
+        let user = writer(ctx)?;
+        let summary = app(ctx)?
+            .integrations()
+            .set(
+                &user.actor(),
+                AccountId(account_id),
+                &input.integration_type,
+                input.config.0,
+            )
+            .await
+            .map_err(to_gql)?;
+        Ok(summary.into())
+    }
+
+    /// Detach an account's integration (holdings and transactions stay).
+    async fn remove_integration(
+        &self,
+        ctx: &Context<'_>,
+        account_id: Uuid,
+    ) -> async_graphql::Result<bool> {
+        let user = writer(ctx)?;
+        app(ctx)?
+            .integrations()
+            .remove(&user.actor(), AccountId(account_id))
+            .await
+            .map_err(to_gql)?;
+        Ok(true)
+    }
+
+    /// Test an integration's credentials.
+    async fn test_integration(
+        &self,
+        ctx: &Context<'_>,
+        account_id: Uuid,
+    ) -> async_graphql::Result<TestResult> {
+        let user = writer(ctx)?;
+        let outcome = app(ctx)?
+            .integrations()
+            .test(&user.actor(), AccountId(account_id))
+            .await
+            .map_err(to_gql)?;
+        Ok(TestResult {
+            success: outcome.success,
+            message: outcome.message,
+            status: outcome.status.into(),
+        })
+    }
+
+    /// Sync an account now; returns the finished import job.
+    async fn refresh_account(
+        &self,
+        ctx: &Context<'_>,
+        account_id: Uuid,
+    ) -> async_graphql::Result<ImportJob> {
+        let user = writer(ctx)?;
+        let ctx = app(ctx)?;
+        let outcome = ctx
+            .integrations()
+            .refresh(&user.actor(), AccountId(account_id), "api")
+            .await
+            .map_err(to_gql)?;
+        let job = ctx
+            .import_jobs()
+            .get(user.id, outcome.import_job_id)
+            .await
+            .map_err(to_gql)?;
+        Ok(job.into())
+    }
+
+    /// Create a personal API token; the secret is returned only here (requires a session).
+    async fn create_api_token(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateApiTokenInput,
+    ) -> async_graphql::Result<CreatedApiToken> {
+        let user = writer(ctx)?;
+        user.require_session().map_err(to_gql)?;
+        let (token, secret) = app(ctx)?
+            .tokens()
+            .create(
+                &user.actor(),
+                &input.name,
+                input.scope.into(),
+                input.expires_at,
+            )
+            .await
+            .map_err(to_gql)?;
+        Ok(CreatedApiToken {
+            token: token.into(),
+            secret,
+        })
+    }
+
+    /// Revoke a personal API token (requires a session).
+    async fn revoke_api_token(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<bool> {
+        let user = writer(ctx)?;
+        user.require_session().map_err(to_gql)?;
+        app(ctx)?
+            .tokens()
+            .revoke(&user.actor(), id)
+            .await
+            .map_err(to_gql)?;
+        Ok(true)
+    }
+
+    /// Update the display name or base currency.
+    async fn update_me(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateMeInput,
+    ) -> async_graphql::Result<User> {
+        let user = writer(ctx)?;
+        let update = ProfileUpdate {
+            display_name: tri(input.display_name),
+            base_currency: input.base_currency,
+        };
+        Ok(app(ctx)?
+            .users()
+            .update(user.id, update)
+            .await
+            .map_err(to_gql)?
+            .into())
+    }
+}

@@ -1,0 +1,191 @@
+//! Queries: everything a signed-in user can read over REST.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, Json, Object};
+use uuid::Uuid;
+
+use super::types::{
+    Account, ApiToken, AuditEntry, ConfigField, Holding, ImportJob, IntegrationType, Transaction,
+    TransactionFilter, User, transactions_connection,
+};
+use super::{app, current_user, page_size, to_gql};
+use crate::domain::AccountId;
+
+pub struct QueryRoot;
+
+#[Object]
+impl QueryRoot {
+    /// The signed-in user.
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
+        let user = current_user(ctx)?;
+        Ok(app(ctx)?.users().get(user.id).await.map_err(to_gql)?.into())
+    }
+
+    /// The caller's accounts in creation order.
+    #[graphql(complexity = "first.unwrap_or(20) as usize * child_complexity")]
+    async fn accounts(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Account>> {
+        let user = current_user(ctx)?;
+        let limit = page_size(ctx, first)?;
+        let page = app(ctx)?
+            .accounts()
+            .list(user.id, after.as_deref(), Some(limit))
+            .await
+            .map_err(to_gql)?;
+        let mut conn = Connection::new(false, page.next_cursor.is_some());
+        conn.edges.extend(
+            page.items
+                .into_iter()
+                .map(|a| Edge::new(a.id.to_string(), Account::from(a))),
+        );
+        Ok(conn)
+    }
+
+    /// One of the caller's accounts.
+    async fn account(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Account> {
+        let user = current_user(ctx)?;
+        Ok(app(ctx)?
+            .accounts()
+            .get(user.id, AccountId(id))
+            .await
+            .map_err(to_gql)?
+            .into())
+    }
+
+    /// The integration types available on this server.
+    async fn integration_types(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<IntegrationType>> {
+        current_user(ctx)?;
+        Ok(app(ctx)?
+            .integrations()
+            .catalogue()
+            .into_iter()
+            .map(|d| IntegrationType {
+                config_schema: Json(d.json_schema()),
+                integration_type: d.integration_type.to_string(),
+                name: d.name.to_string(),
+                description: d.description.to_string(),
+                fields: d
+                    .fields
+                    .iter()
+                    .map(|f| ConfigField {
+                        name: f.name.to_string(),
+                        kind: serde_json::to_value(f.kind)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default(),
+                        required: f.required,
+                        secret: f.secret,
+                        description: f.description.to_string(),
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+
+    /// Current positions of one of the caller's accounts.
+    async fn holdings(
+        &self,
+        ctx: &Context<'_>,
+        account_id: Uuid,
+    ) -> async_graphql::Result<Vec<Holding>> {
+        let user = current_user(ctx)?;
+        let holdings = app(ctx)?
+            .accounts()
+            .holdings(user.id, AccountId(account_id))
+            .await
+            .map_err(to_gql)?;
+        Ok(holdings.into_iter().map(Into::into).collect())
+    }
+
+    /// Transactions of one of the caller's accounts, newest first.
+    #[graphql(complexity = "first.unwrap_or(20) as usize * child_complexity")]
+    async fn transactions(
+        &self,
+        ctx: &Context<'_>,
+        account_id: Uuid,
+        filter: Option<TransactionFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Transaction>> {
+        transactions_connection(ctx, account_id, filter, first, after).await
+    }
+
+    /// The caller's import jobs, newest first (optionally for one account).
+    #[graphql(complexity = "first.unwrap_or(20) as usize * child_complexity")]
+    async fn import_jobs(
+        &self,
+        ctx: &Context<'_>,
+        account_id: Option<Uuid>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, ImportJob>> {
+        let user = current_user(ctx)?;
+        let limit = page_size(ctx, first)?;
+        let page = app(ctx)?
+            .import_jobs()
+            .list(
+                user.id,
+                account_id.map(AccountId),
+                after.as_deref(),
+                Some(limit),
+            )
+            .await
+            .map_err(to_gql)?;
+        let mut conn = Connection::new(false, page.next_cursor.is_some());
+        conn.edges.extend(
+            page.items
+                .into_iter()
+                .map(|j| Edge::new(j.id.to_string(), ImportJob::from(j))),
+        );
+        Ok(conn)
+    }
+
+    /// One of the caller's import jobs.
+    async fn import_job(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<ImportJob> {
+        let user = current_user(ctx)?;
+        Ok(app(ctx)?
+            .import_jobs()
+            .get(user.id, id)
+            .await
+            .map_err(to_gql)?
+            .into())
+    }
+
+    /// The caller's audit log, newest first.
+    #[graphql(complexity = "first.unwrap_or(20) as usize * child_complexity")]
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, AuditEntry>> {
+        let user = current_user(ctx)?;
+        let limit = page_size(ctx, first)?;
+        let page = app(ctx)?
+            .audit()
+            .list(user.id, after.as_deref(), Some(limit))
+            .await
+            .map_err(to_gql)?;
+        let mut conn = Connection::new(false, page.next_cursor.is_some());
+        conn.edges.extend(
+            page.items
+                .into_iter()
+                .map(|e| Edge::new(e.id.to_string(), AuditEntry::from(e))),
+        );
+        Ok(conn)
+    }
+
+    /// The caller's active personal API tokens (never their secrets).
+    async fn api_tokens(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiToken>> {
+        let user = current_user(ctx)?;
+        let tokens = app(ctx)?.tokens().list(user.id).await.map_err(to_gql)?;
+        Ok(tokens.into_iter().map(Into::into).collect())
+    }
+}

@@ -1,0 +1,531 @@
+//! GraphQL object types, built from domain types.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{
+    ComplexObject, Context, Enum, InputObject, Json, MaybeUndefined, SimpleObject,
+};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use super::loaders::HoldingsLoader;
+use super::scalars::Date;
+use super::{app, current_user, page_size, to_gql};
+use crate::domain;
+
+macro_rules! mirror_enum {
+    ($name:ident, $domain:path, { $($variant:ident),+ $(,)? }) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+        pub enum $name { $($variant),+ }
+
+        impl From<$domain> for $name {
+            fn from(v: $domain) -> Self {
+                match v { $(<$domain>::$variant => Self::$variant),+ }
+            }
+        }
+
+        impl From<$name> for $domain {
+            fn from(v: $name) -> Self {
+                match v { $($name::$variant => Self::$variant),+ }
+            }
+        }
+    };
+}
+
+mirror_enum!(AccountKind, domain::AccountKind, { Brokerage, Crypto, Bank, Cash, Other });
+mirror_enum!(IntegrationStatus, domain::IntegrationStatus, { Configured, Ok, Error, NeedsReauth });
+mirror_enum!(TokenScope, domain::TokenScope, { Read, Write });
+mirror_enum!(Role, domain::Role, { User, Admin });
+
+/// The standard transaction types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum TransactionType {
+    Buy,
+    Sell,
+    Dividend,
+    Interest,
+    Deposit,
+    Withdrawal,
+    Transfer,
+    Fee,
+    Split,
+    Merger,
+    Tax,
+}
+
+impl TransactionType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Buy => "buy",
+            Self::Sell => "sell",
+            Self::Dividend => "dividend",
+            Self::Interest => "interest",
+            Self::Deposit => "deposit",
+            Self::Withdrawal => "withdrawal",
+            Self::Transfer => "transfer",
+            Self::Fee => "fee",
+            Self::Split => "split",
+            Self::Merger => "merger",
+            Self::Tax => "tax",
+        }
+    }
+
+    fn from_stored(s: &str) -> Option<Self> {
+        [
+            Self::Buy,
+            Self::Sell,
+            Self::Dividend,
+            Self::Interest,
+            Self::Deposit,
+            Self::Withdrawal,
+            Self::Transfer,
+            Self::Fee,
+            Self::Split,
+            Self::Merger,
+            Self::Tax,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+    }
+}
+
+/// The signed-in user.
+#[derive(SimpleObject)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: Option<String>,
+    pub base_currency: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<domain::User> for User {
+    fn from(u: domain::User) -> Self {
+        Self {
+            id: u.id.0,
+            email: u.email,
+            display_name: u.display_name,
+            base_currency: u.base_currency.as_str().to_string(),
+            role: u.role.into(),
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// An account, with its integration, balance, holdings and transactions.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Account {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: AccountKind,
+    pub currency: String,
+    pub institution: Option<String>,
+    pub notes: Option<String>,
+    /// Total value as last reported by the integration.
+    pub balance: Option<Decimal>,
+    pub balance_currency: Option<String>,
+    pub balance_updated_at: Option<DateTime<Utc>>,
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The integration with secrets redacted, if any.
+    pub integration: Option<Integration>,
+}
+
+impl From<domain::Account> for Account {
+    fn from(a: domain::Account) -> Self {
+        Self {
+            id: a.id.0,
+            name: a.name,
+            kind: a.kind.into(),
+            currency: a.currency.as_str().to_string(),
+            institution: a.institution,
+            notes: a.notes,
+            balance: a.balance,
+            balance_currency: a.balance_currency,
+            balance_updated_at: a.balance_updated_at,
+            last_synced_at: a.last_synced_at,
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+            integration: a.integration.map(Into::into),
+        }
+    }
+}
+
+/// Filters for transaction lists.
+#[derive(InputObject, Default)]
+pub struct TransactionFilter {
+    pub types: Option<Vec<TransactionType>>,
+    /// First trade date (inclusive).
+    pub from: Option<Date>,
+    /// Last trade date (inclusive).
+    pub to: Option<Date>,
+}
+
+#[ComplexObject]
+impl Account {
+    /// Current positions (batched across accounts by a DataLoader).
+    #[graphql(complexity = "10 * child_complexity")]
+    async fn holdings(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Holding>> {
+        let loader = ctx.data::<DataLoader<HoldingsLoader>>()?;
+        let holdings = loader.load_one(domain::AccountId(self.id)).await?;
+        Ok(holdings
+            .unwrap_or_default()
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Transactions, newest first.
+    #[graphql(complexity = "first.unwrap_or(20) as usize * child_complexity")]
+    async fn transactions(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<TransactionFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Transaction>> {
+        transactions_connection(ctx, self.id, filter, first, after).await
+    }
+}
+
+pub(crate) async fn transactions_connection(
+    ctx: &Context<'_>,
+    account_id: Uuid,
+    filter: Option<TransactionFilter>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> async_graphql::Result<Connection<String, Transaction>> {
+    let user = current_user(ctx)?;
+    let limit = page_size(ctx, first)?;
+    let filter = filter.unwrap_or_default();
+    let query = crate::services::accounts::TransactionQuery {
+        kinds: filter
+            .types
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| t.as_str().to_string())
+            .collect(),
+        from: filter.from.map(|d| d.0),
+        to: filter.to.map(|d| d.0),
+        cursor: after,
+        limit: Some(limit),
+    };
+    let page = app(ctx)?
+        .accounts()
+        .transactions(user.id, domain::AccountId(account_id), query)
+        .await
+        .map_err(to_gql)?;
+    let mut conn = Connection::new(false, page.next_cursor.is_some());
+    conn.edges.extend(page.items.into_iter().map(|t| {
+        let cursor = crate::services::accounts::encode_tx_cursor(t.trade_date, t.id);
+        Edge::new(cursor, Transaction::from(t))
+    }));
+    Ok(conn)
+}
+
+/// An account's integration, secrets redacted (`********` plus `has_<field>`).
+#[derive(SimpleObject, Clone)]
+pub struct Integration {
+    #[graphql(name = "type")]
+    pub integration_type: String,
+    pub config: Json<serde_json::Value>,
+    pub status: IntegrationStatus,
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+impl From<domain::IntegrationSummary> for Integration {
+    fn from(s: domain::IntegrationSummary) -> Self {
+        Self {
+            integration_type: s.integration_type,
+            config: Json(s.config),
+            status: s.status.into(),
+            last_synced_at: s.last_synced_at,
+            last_error: s.last_error,
+        }
+    }
+}
+
+/// An instrument.
+#[derive(SimpleObject, Clone)]
+pub struct Asset {
+    /// Stable id, e.g. `EQUITY:XNAS:AAPL`.
+    pub asset_id: String,
+    pub symbol: String,
+    pub name: String,
+    pub class: String,
+    pub currency: String,
+    pub exchange: Option<String>,
+}
+
+impl From<domain::Asset> for Asset {
+    fn from(a: domain::Asset) -> Self {
+        Self {
+            asset_id: a.asset_id,
+            symbol: a.symbol,
+            name: a.name,
+            class: a.class,
+            currency: a.currency,
+            exchange: a.exchange,
+        }
+    }
+}
+
+/// A position.
+#[derive(SimpleObject)]
+pub struct Holding {
+    pub id: Uuid,
+    pub asset: Asset,
+    pub quantity: Decimal,
+    pub cost_basis: Option<Decimal>,
+    pub price: Option<Decimal>,
+    pub market_value: Option<Decimal>,
+    pub currency: String,
+    pub as_of: DateTime<Utc>,
+    pub source: String,
+}
+
+impl From<domain::Holding> for Holding {
+    fn from(h: domain::Holding) -> Self {
+        Self {
+            id: h.id,
+            asset: h.asset.into(),
+            quantity: h.quantity,
+            cost_basis: h.cost_basis,
+            price: h.price,
+            market_value: h.market_value,
+            currency: h.currency,
+            as_of: h.as_of,
+            source: h.source,
+        }
+    }
+}
+
+/// A ledger entry.
+#[derive(SimpleObject)]
+pub struct Transaction {
+    pub id: Uuid,
+    #[graphql(name = "type")]
+    pub kind: Option<TransactionType>,
+    pub trade_date: Date,
+    pub settle_date: Option<Date>,
+    pub asset: Option<Asset>,
+    pub quantity: Option<Decimal>,
+    pub price: Option<Decimal>,
+    /// Signed cash effect on the account.
+    pub amount: Decimal,
+    pub fee: Option<Decimal>,
+    pub currency: String,
+    pub description: Option<String>,
+    pub source: String,
+    pub source_id: String,
+    pub import_job_id: Option<Uuid>,
+}
+
+impl From<domain::Transaction> for Transaction {
+    fn from(t: domain::Transaction) -> Self {
+        Self {
+            id: t.id,
+            kind: TransactionType::from_stored(&t.kind),
+            trade_date: Date(t.trade_date),
+            settle_date: t.settle_date.map(Date),
+            asset: t.asset.map(Into::into),
+            quantity: t.quantity,
+            price: t.price,
+            amount: t.amount,
+            fee: t.fee,
+            currency: t.currency,
+            description: t.description,
+            source: t.source,
+            source_id: t.source_id,
+            import_job_id: t.import_job_id,
+        }
+    }
+}
+
+/// One run of a sync, refresh or import.
+#[derive(SimpleObject, Clone, PartialEq)]
+pub struct ImportJob {
+    pub id: Uuid,
+    pub account_id: Option<Uuid>,
+    pub source: String,
+    pub trigger: String,
+    /// queued, running, succeeded, partial, failed, cancelled.
+    pub status: String,
+    pub fetched: i32,
+    pub inserted: i32,
+    pub updated: i32,
+    pub duplicates: i32,
+    pub failed: i32,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<domain::ImportJob> for ImportJob {
+    fn from(j: domain::ImportJob) -> Self {
+        Self {
+            id: j.id,
+            account_id: j.account_id.map(|a| a.0),
+            source: j.source,
+            trigger: j.trigger,
+            status: j.status,
+            fetched: j.fetched,
+            inserted: j.inserted,
+            updated: j.updated,
+            duplicates: j.duplicates,
+            failed: j.failed,
+            error: j.error,
+            created_at: j.created_at,
+            started_at: j.started_at,
+            finished_at: j.finished_at,
+        }
+    }
+}
+
+/// Something that happened to the caller's data or sessions.
+#[derive(SimpleObject)]
+pub struct AuditEntry {
+    pub id: Uuid,
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub detail: Option<Json<serde_json::Value>>,
+    pub ip: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<domain::AuditEntry> for AuditEntry {
+    fn from(e: domain::AuditEntry) -> Self {
+        Self {
+            id: e.id,
+            action: e.action,
+            target_type: e.target_type,
+            target_id: e.target_id,
+            detail: e.detail.map(Json),
+            ip: e.ip,
+            created_at: e.created_at,
+        }
+    }
+}
+
+/// A personal API token (never its secret).
+#[derive(SimpleObject)]
+pub struct ApiToken {
+    pub id: Uuid,
+    pub name: String,
+    pub scope: TokenScope,
+    pub prefix: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<domain::ApiToken> for ApiToken {
+    fn from(t: domain::ApiToken) -> Self {
+        Self {
+            id: t.id,
+            name: t.name,
+            scope: t.scope.into(),
+            prefix: t.prefix,
+            expires_at: t.expires_at,
+            last_used_at: t.last_used_at,
+            created_at: t.created_at,
+        }
+    }
+}
+
+/// A new token and its secret, shown only this once.
+#[derive(SimpleObject)]
+pub struct CreatedApiToken {
+    pub token: ApiToken,
+    pub secret: String,
+}
+
+/// One configuration field of an integration type.
+#[derive(SimpleObject)]
+pub struct ConfigField {
+    pub name: String,
+    /// string, integer or boolean.
+    #[graphql(name = "type")]
+    pub kind: String,
+    pub required: bool,
+    pub secret: bool,
+    pub description: String,
+}
+
+/// An integration type users can attach.
+#[derive(SimpleObject)]
+pub struct IntegrationType {
+    #[graphql(name = "type")]
+    pub integration_type: String,
+    pub name: String,
+    pub description: String,
+    pub fields: Vec<ConfigField>,
+    /// JSON Schema of the config.
+    pub config_schema: Json<serde_json::Value>,
+}
+
+/// The result of a connection test.
+#[derive(SimpleObject)]
+pub struct TestResult {
+    pub success: bool,
+    pub message: String,
+    pub status: IntegrationStatus,
+}
+
+#[derive(InputObject)]
+pub struct CreateAccountInput {
+    pub name: String,
+    pub kind: AccountKind,
+    /// ISO 4217 code.
+    pub currency: String,
+    pub institution: Option<String>,
+    pub notes: Option<String>,
+}
+
+/// Omitted fields stay; `null` clears the nullable ones.
+#[derive(InputObject)]
+pub struct UpdateAccountInput {
+    pub name: Option<String>,
+    pub kind: Option<AccountKind>,
+    pub currency: Option<String>,
+    pub institution: MaybeUndefined<String>,
+    pub notes: MaybeUndefined<String>,
+}
+
+#[derive(InputObject)]
+pub struct IntegrationInput {
+    /// An available integration type (see `integrationTypes`).
+    #[graphql(name = "type")]
+    pub integration_type: String,
+    /// Send `********` for a secret to keep the stored value.
+    pub config: Json<serde_json::Value>,
+}
+
+#[derive(InputObject)]
+pub struct CreateApiTokenInput {
+    pub name: String,
+    pub scope: TokenScope,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateMeInput {
+    pub display_name: MaybeUndefined<String>,
+    pub base_currency: Option<String>,
+}
+
+/// Converts `MaybeUndefined` to the services' "absent / clear / set" triple.
+pub(crate) fn tri<T>(v: MaybeUndefined<T>) -> Option<Option<T>> {
+    match v {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(x) => Some(Some(x)),
+    }
+}
