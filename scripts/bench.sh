@@ -229,6 +229,47 @@ LOGIN_PIDS=()
 LOGINS_OK=$(cat "$WORK"/logins-*.txt | grep -c '^200$' || true)
 LOGINS_ALL=$(cat "$WORK"/logins-*.txt | grep -c . || true)
 
+# --- 4: GraphQL vs REST for the same data ----------------------------------------------------
+# A second user with 50 DEMO accounts, each synced (holdings with assets). The GraphQL query
+# returns every account with its holdings in one request; REST needs the list plus one holdings
+# call per account (51 requests), so REST "data sets/s" = REST req/s / 51.
+G_CREDENTIALS=$(printf '{"email":"graph-%s@example.com","password":"%s"}' "$$" "$PASSWORD")
+status=$(post /api/auth/register "$G_CREDENTIALS")
+[ "$status" = 201 ] || die "register (graphql user) -> $status"
+status=$(post /api/auth/login "$G_CREDENTIALS")
+G_TOKEN=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])' <"$WORK/body")
+G_AUTH="Authorization: Bearer $G_TOKEN"
+log "creating $ACCOUNTS synced DEMO accounts for the GraphQL comparison"
+: >"$WORK/g-ids.txt"
+for i in $(seq 1 "$ACCOUNTS"); do
+  status=$(post /api/accounts "{\"name\":\"Synced $i\",\"kind\":\"brokerage\",\"currency\":\"USD\"}" -H "$G_AUTH")
+  [ "$status" = 201 ] || die "POST /api/accounts -> $status"
+  id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' <"$WORK/body")
+  echo "$id" >>"$WORK/g-ids.txt"
+  curl -sS -o /dev/null -X PUT -H "$G_AUTH" -H 'Content-Type: application/json' \
+    --data "{\"type\":\"DEMO\",\"config\":{\"seed\":$i}}" "$BASE/api/accounts/$id/integration"
+  curl -sS -o /dev/null -X POST -H "$G_AUTH" "$BASE/api/accounts/$id/integration/refresh"
+done
+GQL_QUERY='{ accounts(first: 50) { edges { node { id name balance holdings { quantity asset { symbol } } } } } }'
+cat >"$WORK/graphql.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"query":"$GQL_QUERY"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $G_TOKEN"
+LUA
+{
+  echo 'local paths = { "/api/accounts?limit=50" }'
+  while read -r id; do echo "table.insert(paths, \"/api/accounts/$id/holdings\")"; done <"$WORK/g-ids.txt"
+  echo "wrk.headers[\"Authorization\"] = \"Bearer $G_TOKEN\""
+  echo 'local i = 0'
+  echo 'request = function() i = i % #paths + 1; return wrk.format("GET", paths[i]) end'
+} >"$WORK/rest.lua"
+status=$(post /graphql "{\"query\":\"$GQL_QUERY\"}" -H "$G_AUTH")
+G_NODES=$(python3 -c 'import json,sys; d=json.load(sys.stdin); e=d["data"]["accounts"]["edges"]; print(len(e), sum(len(x["node"]["holdings"]) for x in e))' <"$WORK/body")
+log "GraphQL query -> $status, accounts and holdings: $G_NODES"
+run_wrk graphql 2 32 "$BASE/graphql" -s "$WORK/graphql.lua"
+run_wrk rest-same-data 2 32 "$BASE" -s "$WORK/rest.lua"
+
 # --- report ----------------------------------------------------------------------------------
 H_RPS=$(wrk_field "$WORK/wrk-healthz.txt" rps)
 H_P50=$(wrk_field "$WORK/wrk-healthz.txt" p50)
@@ -245,6 +286,19 @@ L_P50=$(wrk_field "$WORK/wrk-healthz-login.txt" p50)
 L_P99=$(wrk_field "$WORK/wrk-healthz-login.txt" p99)
 L_BAD=$(wrk_field "$WORK/wrk-healthz-login.txt" non2xx)
 L_ERR=$(wrk_field "$WORK/wrk-healthz-login.txt" errors)
+
+G_RPS=$(wrk_field "$WORK/wrk-graphql.txt" rps)
+G_P50=$(wrk_field "$WORK/wrk-graphql.txt" p50)
+G_P99=$(wrk_field "$WORK/wrk-graphql.txt" p99)
+G_BAD=$(wrk_field "$WORK/wrk-graphql.txt" non2xx)
+G_ERR=$(wrk_field "$WORK/wrk-graphql.txt" errors)
+R_RPS=$(wrk_field "$WORK/wrk-rest-same-data.txt" rps)
+R_P50=$(wrk_field "$WORK/wrk-rest-same-data.txt" p50)
+R_P99=$(wrk_field "$WORK/wrk-rest-same-data.txt" p99)
+R_BAD=$(wrk_field "$WORK/wrk-rest-same-data.txt" non2xx)
+R_ERR=$(wrk_field "$WORK/wrk-rest-same-data.txt" errors)
+R_SETS=$(awk -v r="$R_RPS" -v n="$ACCOUNTS" 'BEGIN { printf "%.1f", r / (n + 1) }')
+G_RATIO=$(awk -v g="$G_RPS" -v r="$R_SETS" 'BEGIN { if (r + 0 > 0) printf "%.1f", 100 * g / r; else print "?" }')
 
 RATIO=$(awk -v a="$A_RPS" -v h="$H_RPS" 'BEGIN { if (h + 0 > 0) printf "%.1f", 100 * a / h; else print "?" }')
 # verdict VALUE OP LIMIT -> "met" / "MISSED" (informational only)
@@ -264,15 +318,19 @@ printf '%-38s %12s %10s %10s %8s %8s\n' "--------------------------------------"
 printf '%-38s %12s %10s %10s %8s %8s\n' "GET /healthz (2 threads, 32 conns)" "$H_RPS" "$H_P50" "$H_P99" "$H_BAD" "$H_ERR"
 printf '%-38s %12s %10s %10s %8s %8s\n' "GET /api/accounts?limit=50 (auth)" "$A_RPS" "$A_P50" "$A_P99" "$A_BAD" "$A_ERR"
 printf '%-38s %12s %10s %10s %8s %8s\n' "GET /healthz during logins (1 t, 8 c)" "$L_RPS" "$L_P50" "$L_P99" "$L_BAD" "$L_ERR"
+printf '%-38s %12s %10s %10s %8s %8s\n' "GraphQL 50 accounts + holdings" "$G_RPS" "$G_P50" "$G_P99" "$G_BAD" "$G_ERR"
+printf '%-38s %12s %10s %10s %8s %8s\n' "REST same data (1 list + 50 holdings)" "$R_RPS" "$R_P50" "$R_P99" "$R_BAD" "$R_ERR"
 echo
 echo "Accounts list returned $LIST_ITEMS items ($LIST_BYTES bytes) per request."
+echo "GraphQL comparison: accounts/holdings per response: $G_NODES; REST needs $((ACCOUNTS + 1)) requests for the same data = $R_SETS data sets/s vs GraphQL $G_RPS/s."
 echo "Logins during the login-load run: $LOGINS_OK succeeded (200) of $LOGINS_ALL attempted by $LOGIN_CLIENTS clients in ${LOGIN_SECONDS}s."
 echo
 echo "Targets (informational; this script asserts nothing):"
 printf '  %-50s %-12s %s\n' "authenticated list >= 40% of healthz req/s" "${RATIO}%" "$(verdict "$RATIO" '>=' 40)"
 printf '  %-50s %-12s %s\n' "authenticated list p99 < 20 ms" "${A_P99} ms" "$(verdict "$A_P99" '<' 20)"
 printf '  %-50s %-12s %s\n' "healthz p99 under login load < 10 ms" "${L_P99} ms" "$(verdict "$L_P99" '<' 10)"
-if [ "$A_BAD" != 0 ] || [ "$H_BAD" != 0 ] || [ "$L_BAD" != 0 ]; then
+printf '  %-50s %-12s %s\n' "GraphQL >= 50% of REST throughput, same data" "${G_RATIO}%" "$(verdict "$G_RATIO" '>=' 50)"
+if [ "$A_BAD" != 0 ] || [ "$H_BAD" != 0 ] || [ "$L_BAD" != 0 ] || [ "$G_BAD" != 0 ] || [ "$R_BAD" != 0 ]; then
   echo
   echo "WARNING: some responses were not 2xx/3xx; the req/s figures above include them."
 fi

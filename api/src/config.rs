@@ -63,6 +63,18 @@ pub struct ServerSettings {
     pub workers: Option<usize>,
     pub body_limit_bytes: usize,
     pub shutdown_timeout_secs: u64,
+    /// In-process cache of account lists (see `services::cache`).
+    pub read_cache: ReadCacheMode,
+}
+
+/// When the in-process read cache is used.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadCacheMode {
+    /// On for SQLite (a single server process), off for PostgreSQL (several nodes may write).
+    Auto,
+    On,
+    Off,
 }
 
 #[derive(Clone, Deserialize)]
@@ -164,6 +176,7 @@ impl Settings {
             .and_then(|b| b.set_default("server.port", 8080))
             .and_then(|b| b.set_default("server.body_limit_bytes", 1_048_576))
             .and_then(|b| b.set_default("server.shutdown_timeout_secs", 30))
+            .and_then(|b| b.set_default("server.read_cache", "auto"))
             .and_then(|b| b.set_default("database.max_connections", 10))
             .and_then(|b| b.set_default("database.busy_timeout_ms", 5000))
             .and_then(|b| b.set_default("auth.allow_registration", true))

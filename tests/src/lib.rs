@@ -431,3 +431,194 @@ impl TestUser {
         r.body["secret"].as_str().expect("secret").to_string()
     }
 }
+
+impl TestResponse {
+    /// The `extensions.code` of every GraphQL error, in order.
+    #[must_use]
+    pub fn gql_codes(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .map(|e| {
+                        e["extensions"]["code"]
+                            .as_str()
+                            .unwrap_or("<no code>")
+                            .to_string()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The `extensions.code` of the first GraphQL error (empty when there is none).
+    #[must_use]
+    pub fn gql_code(&self) -> String {
+        self.gql_codes().into_iter().next().unwrap_or_default()
+    }
+
+    /// The `extensions.field` of the first GraphQL error, if any.
+    #[must_use]
+    pub fn gql_field(&self) -> Option<&str> {
+        self.body["errors"][0]["extensions"]["field"].as_str()
+    }
+}
+
+impl TestApp {
+    /// Runs a GraphQL operation that must succeed (HTTP 200, no `errors`) and returns `data`.
+    pub async fn graphql_data(&self, token: &str, query: &str, variables: Value) -> Value {
+        let r = self.graphql(Some(token), query, variables).await;
+        assert_eq!(r.status, StatusCode::OK, "{query}: {}", r.text);
+        assert!(
+            r.body.get("errors").is_none(),
+            "{query} answered errors: {}",
+            r.text
+        );
+        r.body["data"].clone()
+    }
+
+    /// Opens a subscription WebSocket on `/graphql` with the sub-protocol (`graphql-transport-ws`
+    /// or `graphql-ws`), or returns the HTTP status the upgrade was refused with.
+    pub async fn graphql_ws_with(&self, protocol: Option<&str>) -> Result<GraphqlWs, StatusCode> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://127.0.0.1:{}/graphql", self.port)
+            .into_client_request()
+            .expect("websocket request");
+        if let Some(p) = protocol {
+            request.headers_mut().insert(
+                "sec-websocket-protocol",
+                p.parse().expect("protocol header"),
+            );
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((stream, _)) => Ok(GraphqlWs { stream }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                Err(StatusCode::from_u16(resp.status().as_u16()).expect("status"))
+            }
+            Err(e) => panic!("websocket connect failed: {e}"),
+        }
+    }
+
+    /// Opens a subscription WebSocket that must be accepted.
+    pub async fn graphql_ws(&self, protocol: &str) -> GraphqlWs {
+        self.graphql_ws_with(Some(protocol))
+            .await
+            .expect("the websocket upgrade is accepted")
+    }
+}
+
+/// What a subscription WebSocket said next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WsEvent {
+    /// A JSON text message.
+    Message(Value),
+    /// The server closed the connection (close code and reason; 1005 when it sent no code).
+    Closed { code: u16, reason: String },
+    /// Nothing arrived within the wait.
+    Silent,
+}
+
+/// A GraphQL-over-WebSocket client for subscription tests. Pings are answered and skipped.
+pub struct GraphqlWs {
+    stream: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+impl GraphqlWs {
+    /// Sends one JSON message.
+    pub async fn send(&mut self, message: Value) {
+        use futures_util::SinkExt;
+        self.stream
+            .send(tokio_tungstenite::tungstenite::Message::text(
+                message.to_string(),
+            ))
+            .await
+            .expect("websocket send");
+    }
+
+    /// The next event, waiting at most `wait`.
+    pub async fn next_within(&mut self, wait: std::time::Duration) -> WsEvent {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.stream.next()).await;
+            let Ok(next) = next else {
+                return WsEvent::Silent;
+            };
+            match next {
+                None => {
+                    return WsEvent::Closed {
+                        code: 1006,
+                        reason: "stream ended without a close frame".into(),
+                    };
+                }
+                Some(Err(e)) => {
+                    return WsEvent::Closed {
+                        code: 1006,
+                        reason: e.to_string(),
+                    };
+                }
+                Some(Ok(Message::Text(text))) => {
+                    let value: Value = serde_json::from_str(text.as_str())
+                        .unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+                    if value["type"] == "ping" {
+                        self.send(json!({"type": "pong"})).await;
+                        continue;
+                    }
+                    if value["type"] == "ka" {
+                        continue;
+                    }
+                    return WsEvent::Message(value);
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return match frame {
+                        Some(f) => WsEvent::Closed {
+                            code: u16::from(f.code),
+                            reason: f.reason.to_string(),
+                        },
+                        None => WsEvent::Closed {
+                            code: 1005,
+                            reason: String::new(),
+                        },
+                    };
+                }
+                Some(Ok(Message::Ping(payload))) => {
+                    let _ = self.stream.send(Message::Pong(payload)).await;
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// The next event, waiting at most 10 seconds.
+    pub async fn next_event(&mut self) -> WsEvent {
+        self.next_within(std::time::Duration::from_secs(10)).await
+    }
+
+    /// The next event, which must be a JSON message.
+    pub async fn next_message(&mut self) -> Value {
+        match self.next_event().await {
+            WsEvent::Message(v) => v,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+
+    /// Sends `connection_init` with `{"authorization": "Bearer <token>"}` and expects the ack.
+    pub async fn init_with_token(&mut self, token: &str) {
+        self.send(json!({
+            "type": "connection_init",
+            "payload": {"authorization": format!("Bearer {token}")},
+        }))
+        .await;
+        let ack = self.next_message().await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+    }
+
+    /// Closes the connection politely.
+    pub async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+    }
+}

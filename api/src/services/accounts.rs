@@ -113,6 +113,7 @@ impl AccountService<'_> {
             },
         )
         .await?;
+        self.ctx.read_cache.invalidate(actor.user_id);
         self.to_domain(row)
     }
 
@@ -138,6 +139,10 @@ impl AccountService<'_> {
             .map(|c| Uuid::parse_str(c).map_err(|_| bad_cursor()))
             .transpose()?;
         let limit = page_limit(limit);
+        let generation = match self.ctx.read_cache.get(user, after, limit) {
+            Ok(page) => return Ok(page.as_ref().clone()),
+            Err(generation) => generation,
+        };
         let rows = repo::accounts::list_owned(&self.ctx.db, user.0, after, limit + 1).await?;
         let has_more = rows.len() as u64 > limit;
         let items = rows
@@ -150,7 +155,15 @@ impl AccountService<'_> {
         } else {
             None
         };
-        Ok(Page { items, next_cursor })
+        let page = Page { items, next_cursor };
+        self.ctx.read_cache.put(
+            user,
+            generation,
+            after,
+            limit,
+            std::sync::Arc::new(page.clone()),
+        );
+        Ok(page)
     }
 
     /// Updates the given fields (and the integration, when given).
@@ -212,6 +225,7 @@ impl AccountService<'_> {
             m.notes = Set(v);
         }
         let row = repo::accounts::update(&self.ctx.db, m).await?;
+        self.ctx.read_cache.invalidate(actor.user_id);
         self.to_domain(row)
     }
 
@@ -234,6 +248,7 @@ impl AccountService<'_> {
         )
         .await?;
         txn.commit().await?;
+        self.ctx.read_cache.invalidate(actor.user_id);
         Ok(())
     }
 

@@ -224,6 +224,7 @@ impl IntegrationService<'_> {
         )
         .await?;
         txn.commit().await?;
+        self.ctx.read_cache.invalidate(actor.user_id);
         self.summary(&updated)?.ok_or(ServiceError::NotFound)
     }
 
@@ -254,6 +255,7 @@ impl IntegrationService<'_> {
         )
         .await?;
         txn.commit().await?;
+        self.ctx.read_cache.invalidate(actor.user_id);
         Ok(())
     }
 
@@ -284,6 +286,7 @@ impl IntegrationService<'_> {
         m.integration_status = Set(Some(status.as_str().to_string()));
         m.last_error = Set(error);
         repo::accounts::update(&self.ctx.db, m).await?;
+        self.ctx.read_cache.invalidate(UserId(row.user_id));
         Ok(())
     }
 
@@ -459,6 +462,7 @@ impl IntegrationService<'_> {
         };
         repo::import_jobs::finish(&txn, job, "succeeded", counts, None).await?;
         txn.commit().await?;
+        self.ctx.read_cache.invalidate(actor.user_id);
         self.ctx.metrics.job_finished("succeeded");
         tracing::info!(account_id = %account_id, import_job_id = %job_id, inserted, fetched = fetched_count, "refresh succeeded");
         Ok(RefreshOutcome {

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod cache;
 pub mod import_jobs;
 pub mod integrations;
 pub mod keys;
@@ -28,6 +29,7 @@ pub struct AppContext {
     pub jwt: JwtKeys,
     pub login_limiter: LoginLimiter,
     pub metrics: Metrics,
+    pub read_cache: cache::ReadCache,
 }
 
 impl AppContext {
@@ -49,7 +51,13 @@ impl AppContext {
             settings.auth.login_max_failures,
             std::time::Duration::from_secs(settings.auth.login_window_secs),
         );
+        let cache_on = match settings.server.read_cache {
+            crate::config::ReadCacheMode::On => true,
+            crate::config::ReadCacheMode::Off => false,
+            crate::config::ReadCacheMode::Auto => settings.database_url().starts_with("sqlite:"),
+        };
         Self {
+            read_cache: cache::ReadCache::new(cache_on),
             db,
             settings,
             master_key,

@@ -206,3 +206,68 @@ async fn only_administrators_list_users() {
     assert!(emails.contains(&user.email.as_str()) && emails.contains(&"root@example.com"));
     assert!(!r.text.contains("password_hash") && !r.text.contains("argon2"));
 }
+
+#[tokio::test]
+async fn account_lists_reflect_every_write_immediately() {
+    let app = spawn_app().await;
+    let user = TestUser::register(&app).await;
+    let t = user.token();
+    let names = |r: &tributary_tests::TestResponse| -> Vec<String> {
+        r.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|a| format!("{}|{}|{}", a["name"], a["integration_status"], a["balance"]))
+            .collect()
+    };
+    let id = app.create_account(t, "First").await;
+    assert_eq!(
+        names(&app.get("/api/accounts", t).await),
+        vec![r#""First"|null|null"#]
+    );
+    app.put(
+        &format!("/api/accounts/{id}"),
+        t,
+        json!({"name": "Renamed"}),
+    )
+    .await;
+    assert_eq!(
+        names(&app.get("/api/accounts", t).await),
+        vec![r#""Renamed"|null|null"#]
+    );
+    app.put(
+        &format!("/api/accounts/{id}/integration"),
+        t,
+        json!({"type": "DEMO", "config": {"seed": 3}}),
+    )
+    .await;
+    assert_eq!(
+        names(&app.get("/api/accounts", t).await),
+        vec![r#""Renamed"|"configured"|null"#]
+    );
+    let refresh = app
+        .post_empty(&format!("/api/accounts/{id}/integration/refresh"), t)
+        .await;
+    let listed = app.get("/api/accounts", t).await;
+    assert_eq!(listed.body["items"][0]["balance"], refresh.body["balance"]);
+    assert_eq!(listed.body["items"][0]["integration_status"], "ok");
+    app.put(
+        &format!("/api/accounts/{id}/integration"),
+        t,
+        json!({"type": "DEMO", "config": {"seed": 3, "fail_mode": "auth"}}),
+    )
+    .await;
+    app.post_empty(&format!("/api/accounts/{id}/integration/test"), t)
+        .await;
+    let listed = app.get("/api/accounts", t).await;
+    assert_eq!(
+        listed.body["items"][0]["integration_status"],
+        "needs_reauth"
+    );
+    app.delete(&format!("/api/accounts/{id}/integration"), t)
+        .await;
+    let listed = app.get("/api/accounts", t).await;
+    assert!(listed.body["items"][0]["integration_type"].is_null());
+    app.delete(&format!("/api/accounts/{id}"), t).await;
+    assert!(names(&app.get("/api/accounts", t).await).is_empty());
+}

@@ -1,0 +1,133 @@
+//! A per-user read cache for account lists, the hottest read of every client (dashboards poll
+//! it). Entries are dropped on every write to the user's accounts, holdings or integrations, and
+//! a generation check keeps a read that raced a write from caching stale data.
+//!
+//! It is only coherent while this process is the only writer, so by default (`auto`) it is on
+//! for SQLite (one server process per database file) and off for PostgreSQL, where several API
+//! nodes may share the database.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use crate::domain::{Account, Page, UserId};
+
+/// Upper bound on users with cached pages; past it the cache starts over.
+const MAX_USERS: usize = 10_000;
+/// Even a coherent entry is refreshed this often.
+const TTL: Duration = Duration::from_secs(30);
+
+type PageKey = (Option<Uuid>, u64);
+
+#[derive(Default)]
+struct UserEntry {
+    generation: u64,
+    pages: HashMap<PageKey, (Instant, Arc<Page<Account>>)>,
+}
+
+/// The cache; a disabled cache stores nothing.
+pub struct ReadCache {
+    enabled: bool,
+    users: Mutex<HashMap<UserId, UserEntry>>,
+}
+
+impl ReadCache {
+    #[must_use]
+    pub fn new(enabled: bool) -> Self {
+        Self {
+            enabled,
+            users: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A cached page, or the generation to pass to [`ReadCache::put`] after loading it.
+    pub fn get(
+        &self,
+        user: UserId,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Arc<Page<Account>>, u64> {
+        if !self.enabled {
+            return Err(0);
+        }
+        let users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
+        match users.get(&user) {
+            Some(entry) => match entry.pages.get(&(after, limit)) {
+                Some((at, page)) if at.elapsed() < TTL => Ok(page.clone()),
+                _ => Err(entry.generation),
+            },
+            None => Err(0),
+        }
+    }
+
+    /// Stores a page loaded at `generation`, unless a write happened since.
+    pub fn put(
+        &self,
+        user: UserId,
+        generation: u64,
+        after: Option<Uuid>,
+        limit: u64,
+        page: Arc<Page<Account>>,
+    ) {
+        if !self.enabled {
+            return;
+        }
+        let mut users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
+        if users.len() >= MAX_USERS && !users.contains_key(&user) {
+            users.clear();
+        }
+        let entry = users.entry(user).or_default();
+        if entry.generation == generation {
+            entry.pages.insert((after, limit), (Instant::now(), page));
+        }
+    }
+
+    /// Forgets everything cached for the user (call after every write that changes what
+    /// their account list shows).
+    pub fn invalidate(&self, user: UserId) {
+        if !self.enabled {
+            return;
+        }
+        let mut users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = users.entry(user).or_default();
+        entry.generation += 1;
+        entry.pages.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page() -> Arc<Page<Account>> {
+        Arc::new(Page {
+            items: Vec::new(),
+            next_cursor: None,
+        })
+    }
+
+    #[test]
+    fn a_write_between_load_and_put_keeps_the_stale_page_out() {
+        let cache = ReadCache::new(true);
+        let user = UserId::new();
+        let generation = cache.get(user, None, 50).expect_err("empty");
+        cache.invalidate(user);
+        cache.put(user, generation, None, 50, page());
+        assert!(cache.get(user, None, 50).is_err());
+        let generation = cache.get(user, None, 50).expect_err("still empty");
+        cache.put(user, generation, None, 50, page());
+        assert!(cache.get(user, None, 50).is_ok());
+        cache.invalidate(user);
+        assert!(cache.get(user, None, 50).is_err());
+    }
+
+    #[test]
+    fn a_disabled_cache_stores_nothing() {
+        let cache = ReadCache::new(false);
+        let user = UserId::new();
+        cache.put(user, 0, None, 50, page());
+        assert!(cache.get(user, None, 50).is_err());
+    }
+}
