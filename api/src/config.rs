@@ -17,6 +17,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub log: LogSettings,
     pub graphql: GraphqlSettings,
+    pub jobs: JobSettings,
     /// Where the generated master key lives when `TRIBUTARY_SECRET_KEY` is not set.
     pub secret_key_file: Option<PathBuf>,
     /// The master key from `TRIBUTARY_SECRET_KEY` (base64 of 32 bytes).
@@ -106,6 +107,30 @@ pub struct AuthSettings {
     pub login_window_secs: u64,
 }
 
+/// The import pipeline: workers, leases, retries, dedup window and scheduler.
+#[derive(Clone, Debug, Deserialize)]
+pub struct JobSettings {
+    /// Job workers per process (0 = this node only serves HTTP).
+    pub workers: usize,
+    pub poll_interval_ms: u64,
+    /// A running job's lease; renewed every third of it. A crashed node's jobs are picked up
+    /// again once their lease expires.
+    pub lease_secs: i64,
+    pub max_attempts: i32,
+    /// First retry delay; doubles per attempt (with jitter) up to `retry_max_secs`.
+    pub retry_base_secs: u64,
+    pub retry_max_secs: u64,
+    /// Cross-source match window for dedup.
+    pub match_window_days: u64,
+    pub scheduler_enabled: bool,
+    pub scheduler_interval_secs: u64,
+    /// Scheduled jobs are spread over this window so many accounts do not hit one provider
+    /// at once.
+    pub schedule_spread_secs: u64,
+    /// Largest file accepted by the import endpoint.
+    pub upload_limit_bytes: usize,
+}
+
 #[derive(Clone, Debug, Deserialize)]
 pub struct GraphqlSettings {
     /// Serve GraphiQL on `GET /graphql`.
@@ -139,6 +164,7 @@ impl std::fmt::Debug for Settings {
             .field("auth", &self.auth)
             .field("log", &self.log)
             .field("graphql", &self.graphql)
+            .field("jobs", &self.jobs)
             .field("secret_key_file", &self.secret_key_file)
             .field("secret_key", &self.secret_key)
             .finish()
@@ -189,6 +215,17 @@ impl Settings {
             .and_then(|b| b.set_default("log.level", "info"))
             .and_then(|b| b.set_default("log.format", "auto"))
             .and_then(|b| b.set_default("graphql.graphiql", true))
+            .and_then(|b| b.set_default("jobs.workers", 2))
+            .and_then(|b| b.set_default("jobs.poll_interval_ms", 1000))
+            .and_then(|b| b.set_default("jobs.lease_secs", 60))
+            .and_then(|b| b.set_default("jobs.max_attempts", 5))
+            .and_then(|b| b.set_default("jobs.retry_base_secs", 30))
+            .and_then(|b| b.set_default("jobs.retry_max_secs", 3600))
+            .and_then(|b| b.set_default("jobs.match_window_days", 3))
+            .and_then(|b| b.set_default("jobs.scheduler_enabled", true))
+            .and_then(|b| b.set_default("jobs.scheduler_interval_secs", 60))
+            .and_then(|b| b.set_default("jobs.schedule_spread_secs", 300))
+            .and_then(|b| b.set_default("jobs.upload_limit_bytes", 20 * 1024 * 1024))
             .and_then(|b| b.set_default("graphql.max_depth", 12))
             .and_then(|b| b.set_default("graphql.max_complexity", 5000))
             .and_then(|b| b.set_default("graphql.max_page_size", 100))
@@ -276,6 +313,17 @@ impl Settings {
         {
             return fail(
                 "graphql.max_depth, graphql.max_complexity and graphql.max_page_size must be at least 1",
+            );
+        }
+        if self.jobs.lease_secs < 3 {
+            return fail("jobs.lease_secs must be at least 3");
+        }
+        if self.jobs.max_attempts < 1 {
+            return fail("jobs.max_attempts must be at least 1");
+        }
+        if self.jobs.poll_interval_ms == 0 || self.jobs.scheduler_interval_secs == 0 {
+            return fail(
+                "jobs.poll_interval_ms and jobs.scheduler_interval_secs must be at least 1",
             );
         }
         if self.server.workers == Some(0) {

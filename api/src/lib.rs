@@ -10,6 +10,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod graphql;
+pub mod jobs;
 pub mod metrics;
 pub mod repo;
 pub mod routes;

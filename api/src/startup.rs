@@ -28,6 +28,8 @@ pub struct Application {
     port: u16,
     server: Server,
     ctx: web::Data<AppContext>,
+    /// Job workers and the scheduler; stopped with the server.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Loads the master key: `TRIBUTARY_SECRET_KEY` when set, else the key file (created with
@@ -181,7 +183,17 @@ impl Application {
             server = server.workers(workers);
         }
         let server = server.run();
-        Ok(Self { port, server, ctx })
+        let shared = ctx.clone().into_inner();
+        let mut background = crate::jobs::worker::spawn(shared.clone(), settings.jobs.workers);
+        if settings.jobs.scheduler_enabled {
+            background.push(crate::jobs::scheduler::spawn(shared));
+        }
+        Ok(Self {
+            port,
+            server,
+            ctx,
+            background,
+        })
     }
 
     /// The port actually bound (useful with port 0).
@@ -201,7 +213,11 @@ impl Application {
     /// # Errors
     /// Server I/O errors.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        for task in self.background {
+            task.abort();
+        }
+        result
     }
 }
 

@@ -99,8 +99,7 @@ mod tests {
     fn scientific_notation_and_integers_are_read() {
         let n: Number = serde_json::from_str("1.5e-7").unwrap_or_else(|_| Number::from(0));
         assert_eq!(from_number(&n), Ok(dec!(0.00000015)));
-        let n: Number =
-            serde_json::from_str("2900000000000").unwrap_or_else(|_| Number::from(0));
+        let n: Number = serde_json::from_str("2900000000000").unwrap_or_else(|_| Number::from(0));
         assert_eq!(from_number(&n), Ok(dec!(2900000000000)));
         assert_eq!(parse_text("168.4700"), Ok(dec!(168.4700)));
         assert!(parse_text("abc").is_err());

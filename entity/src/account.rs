@@ -25,6 +25,13 @@ pub struct Model {
     pub balance_updated_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// hourly, daily, weekly or manual.
+    pub sync_frequency: String,
+    pub next_sync_at: Option<DateTimeUtc>,
+    /// Decimal text, 0 to 100.
+    pub quality_score: Option<String>,
+    /// The CSV import profile (JSON).
+    pub import_profile: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

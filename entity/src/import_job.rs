@@ -20,6 +20,29 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub started_at: Option<DateTimeUtc>,
     pub finished_at: Option<DateTimeUtc>,
+    pub attempt: i32,
+    pub max_attempts: i32,
+    /// A queued job runs no earlier than this (retry backoff).
+    pub next_run_at: Option<DateTimeUtc>,
+    /// The worker holding the job, and until when.
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<DateTimeUtc>,
+    pub cursor_in: Option<String>,
+    pub cursor_out: Option<String>,
+    /// 0 to 100.
+    pub progress: i32,
+    /// JSON arrays/objects.
+    pub warnings: Option<String>,
+    pub errors: Option<String>,
+    pub reconciliation: Option<String>,
+    pub anomalies: Option<String>,
+    /// Decimal text, 0 to 100.
+    pub quality_score: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub idempotency_key: Option<String>,
+    pub cancel_requested: bool,
+    pub format: Option<String>,
+    pub dry_run: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,4 +13,5 @@ pub mod holding;
 pub mod import_job;
 pub mod refresh_token;
 pub mod transaction;
+pub mod transaction_tombstone;
 pub mod user;

@@ -23,6 +23,11 @@ pub struct Model {
     pub fingerprint: String,
     pub import_job_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
+    /// Index among identical records (same fingerprint) of one import.
+    pub occurrence: i32,
+    /// Set when this record is the same event as an earlier one from another source.
+    pub alias_of: Option<Uuid>,
+    pub match_reason: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -42,7 +42,8 @@ pub fn build_schema(
         .limit_complexity(settings.max_complexity)
         .data(Limits {
             max_page_size: settings.max_page_size,
-        });
+        })
+        .extension(ErrorCodes);
     if let Some(ctx) = ctx {
         builder = builder.data(ctx);
     }
@@ -98,6 +99,45 @@ fn add_default_codes(errors: &mut [ServerError]) {
     }
 }
 
+/// Adds the default `VALIDATION` code to engine errors on every path (HTTP and WebSocket).
+struct ErrorCodes;
+
+impl async_graphql::extensions::ExtensionFactory for ErrorCodes {
+    fn create(&self) -> Arc<dyn async_graphql::extensions::Extension> {
+        Arc::new(ErrorCodesExtension)
+    }
+}
+
+struct ErrorCodesExtension;
+
+#[async_trait::async_trait]
+impl async_graphql::extensions::Extension for ErrorCodesExtension {
+    async fn request(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        next: async_graphql::extensions::NextRequest<'_>,
+    ) -> async_graphql::Response {
+        let mut response = next.run(ctx).await;
+        add_default_codes(&mut response.errors);
+        response
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        stream: futures_util::stream::BoxStream<'s, async_graphql::Response>,
+        next: async_graphql::extensions::NextSubscribe<'_>,
+    ) -> futures_util::stream::BoxStream<'s, async_graphql::Response> {
+        use futures_util::StreamExt;
+        next.run(ctx, stream)
+            .map(|mut response| {
+                add_default_codes(&mut response.errors);
+                response
+            })
+            .boxed()
+    }
+}
+
 /// `POST /graphql`: authenticate like REST, run the operation, return the GraphQL response.
 pub async fn graphql_post(
     ctx: web::Data<AppContext>,
@@ -129,8 +169,7 @@ pub async fn graphql_post(
             tokio::spawn,
         ));
     }
-    let mut response = schema.execute(request.data(Auth(auth))).await;
-    add_default_codes(&mut response.errors);
+    let response = schema.execute(request.data(Auth(auth))).await;
     HttpResponse::Ok().json(response)
 }
 

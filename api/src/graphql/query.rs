@@ -22,7 +22,7 @@ impl QueryRoot {
     }
 
     /// The caller's accounts in creation order.
-    #[graphql(complexity = "first.unwrap_or(20) as usize * child_complexity")]
+    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 1000) as usize * child_complexity")]
     async fn accounts(
         &self,
         ctx: &Context<'_>,
@@ -105,7 +105,7 @@ impl QueryRoot {
     }
 
     /// Transactions of one of the caller's accounts, newest first.
-    #[graphql(complexity = "first.unwrap_or(20) as usize * child_complexity")]
+    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 1000) as usize * child_complexity")]
     async fn transactions(
         &self,
         ctx: &Context<'_>,
@@ -118,7 +118,7 @@ impl QueryRoot {
     }
 
     /// The caller's import jobs, newest first (optionally for one account).
-    #[graphql(complexity = "first.unwrap_or(20) as usize * child_complexity")]
+    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 1000) as usize * child_complexity")]
     async fn import_jobs(
         &self,
         ctx: &Context<'_>,
@@ -159,7 +159,7 @@ impl QueryRoot {
     }
 
     /// The caller's audit log, newest first.
-    #[graphql(complexity = "first.unwrap_or(20) as usize * child_complexity")]
+    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 1000) as usize * child_complexity")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,

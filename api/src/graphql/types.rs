@@ -180,7 +180,7 @@ impl Account {
     }
 
     /// Transactions, newest first.
-    #[graphql(complexity = "first.unwrap_or(20) as usize * child_complexity")]
+    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 1000) as usize * child_complexity")]
     async fn transactions(
         &self,
         ctx: &Context<'_>,

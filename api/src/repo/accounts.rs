@@ -42,6 +42,10 @@ pub async fn insert(
         balance_updated_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        sync_frequency: Set("daily".to_string()),
+        next_sync_at: Set(None),
+        quality_score: Set(None),
+        import_profile: Set(None),
     }
     .insert(db)
     .await

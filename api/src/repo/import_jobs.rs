@@ -6,83 +6,6 @@ use sea_orm::{
 use tributary_entity::import_job;
 use uuid::Uuid;
 
-/// Starts a running job for an account.
-pub async fn start(
-    db: &impl ConnectionTrait,
-    owner: Uuid,
-    account_id: Uuid,
-    source: &str,
-    trigger: &str,
-) -> Result<import_job::Model, DbErr> {
-    let now = Utc::now();
-    import_job::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        user_id: Set(owner),
-        account_id: Set(Some(account_id)),
-        source: Set(source.to_string()),
-        trigger: Set(trigger.to_string()),
-        status: Set("running".to_string()),
-        fetched: Set(0),
-        inserted: Set(0),
-        updated: Set(0),
-        duplicates: Set(0),
-        failed: Set(0),
-        error: Set(None),
-        created_at: Set(now),
-        started_at: Set(Some(now)),
-        finished_at: Set(None),
-    }
-    .insert(db)
-    .await
-}
-
-/// Counts of a finished job.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct JobCounts {
-    pub fetched: i32,
-    pub inserted: i32,
-    pub updated: i32,
-    pub duplicates: i32,
-    pub failed: i32,
-}
-
-/// Records the end of a job.
-pub async fn finish(
-    db: &impl ConnectionTrait,
-    job: import_job::Model,
-    status: &str,
-    counts: JobCounts,
-    error: Option<String>,
-) -> Result<import_job::Model, DbErr> {
-    let mut m: import_job::ActiveModel = job.into();
-    m.status = Set(status.to_string());
-    m.fetched = Set(counts.fetched);
-    m.inserted = Set(counts.inserted);
-    m.updated = Set(counts.updated);
-    m.duplicates = Set(counts.duplicates);
-    m.failed = Set(counts.failed);
-    m.error = Set(error);
-    m.finished_at = Set(Some(Utc::now()));
-    m.update(db).await
-}
-
-/// Whether the account has a job running (at most one active job per account). A job that
-/// has been "running" for longer than `stale_after` belonged to a crashed process and no
-/// longer counts.
-pub async fn has_running(
-    db: &impl ConnectionTrait,
-    account_id: Uuid,
-    stale_after: chrono::Duration,
-) -> Result<bool, DbErr> {
-    Ok(import_job::Entity::find()
-        .filter(import_job::Column::AccountId.eq(account_id))
-        .filter(import_job::Column::Status.eq("running"))
-        .filter(import_job::Column::StartedAt.gt(Utc::now() - stale_after))
-        .one(db)
-        .await?
-        .is_some())
-}
-
 /// The owner's job, or `None` (also when it belongs to someone else).
 pub async fn find_owned(
     db: &impl ConnectionTrait,
@@ -116,4 +39,200 @@ pub async fn list_owned(
         .limit(limit)
         .all(db)
         .await
+}
+
+/// A new queued job.
+pub struct NewJob<'a> {
+    pub owner: Uuid,
+    pub account_id: Uuid,
+    pub source: &'a str,
+    pub trigger: &'a str,
+    pub cursor_in: Option<String>,
+    pub next_run_at: Option<chrono::DateTime<Utc>>,
+    pub max_attempts: i32,
+    pub idempotency_key: Option<String>,
+    pub format: Option<String>,
+    pub dry_run: bool,
+}
+
+/// Queues a job. A second active job for the account, or a reused idempotency key, is a
+/// unique violation for the caller to resolve.
+pub async fn enqueue(db: &impl ConnectionTrait, j: NewJob<'_>) -> Result<import_job::Model, DbErr> {
+    import_job::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(j.owner),
+        account_id: Set(Some(j.account_id)),
+        source: Set(j.source.to_string()),
+        trigger: Set(j.trigger.to_string()),
+        status: Set("queued".to_string()),
+        fetched: Set(0),
+        inserted: Set(0),
+        updated: Set(0),
+        duplicates: Set(0),
+        failed: Set(0),
+        error: Set(None),
+        created_at: Set(Utc::now()),
+        started_at: Set(None),
+        finished_at: Set(None),
+        attempt: Set(0),
+        max_attempts: Set(j.max_attempts),
+        next_run_at: Set(j.next_run_at),
+        lease_owner: Set(None),
+        lease_expires_at: Set(None),
+        cursor_in: Set(j.cursor_in),
+        cursor_out: Set(None),
+        progress: Set(0),
+        idempotency_key: Set(j.idempotency_key),
+        format: Set(j.format),
+        dry_run: Set(j.dry_run),
+        cancel_requested: Set(false),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
+
+/// The account's queued or running job, if any.
+pub async fn find_active(
+    db: &impl ConnectionTrait,
+    account_id: Uuid,
+) -> Result<Option<import_job::Model>, DbErr> {
+    import_job::Entity::find()
+        .filter(import_job::Column::AccountId.eq(account_id))
+        .filter(import_job::Column::Status.is_in(["queued", "running"]))
+        .one(db)
+        .await
+}
+
+/// The owner's job with this idempotency key.
+pub async fn find_by_idempotency_key(
+    db: &impl ConnectionTrait,
+    owner: Uuid,
+    key: &str,
+) -> Result<Option<import_job::Model>, DbErr> {
+    import_job::Entity::find()
+        .filter(import_job::Column::UserId.eq(owner))
+        .filter(import_job::Column::IdempotencyKey.eq(key))
+        .one(db)
+        .await
+}
+
+/// Claims the oldest runnable job: queued and due, or running with an expired lease (its node
+/// died). On PostgreSQL the candidate row is locked with `FOR UPDATE SKIP LOCKED`, so several
+/// nodes never claim the same job; SQLite has one writer, so the conditional update is atomic.
+/// `only` restricts the claim to one job (running it inline).
+pub async fn claim(
+    db: &impl ConnectionTrait,
+    owner: &str,
+    lease: chrono::Duration,
+    only: Option<Uuid>,
+) -> Result<Option<import_job::Model>, DbErr> {
+    use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Query};
+    use sea_orm::{Condition, DbBackend};
+    let now = Utc::now();
+    let mut candidate = Query::select();
+    candidate
+        .column(import_job::Column::Id)
+        .from(import_job::Entity)
+        .cond_where(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(import_job::Column::Status.eq("queued"))
+                        .add(
+                            Condition::any()
+                                .add(import_job::Column::NextRunAt.is_null())
+                                .add(import_job::Column::NextRunAt.lte(now)),
+                        ),
+                )
+                .add(
+                    Condition::all()
+                        .add(import_job::Column::Status.eq("running"))
+                        .add(import_job::Column::LeaseExpiresAt.is_not_null())
+                        .add(import_job::Column::LeaseExpiresAt.lt(now)),
+                ),
+        )
+        .order_by(import_job::Column::CreatedAt, sea_orm::Order::Asc)
+        .limit(1);
+    if let Some(id) = only {
+        candidate.and_where(import_job::Column::Id.eq(id));
+    }
+    if db.get_database_backend() == DbBackend::Postgres {
+        candidate.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let claimed = import_job::Entity::update_many()
+        .col_expr(import_job::Column::Status, Expr::value("running"))
+        .col_expr(import_job::Column::LeaseOwner, Expr::value(owner))
+        .col_expr(import_job::Column::LeaseExpiresAt, Expr::value(now + lease))
+        .col_expr(
+            import_job::Column::Attempt,
+            Expr::col(import_job::Column::Attempt).add(1),
+        )
+        .col_expr(import_job::Column::StartedAt, Expr::value(now))
+        .filter(import_job::Column::Id.in_subquery(candidate.to_owned()))
+        .exec_with_returning(db)
+        .await?;
+    Ok(claimed.into_iter().next())
+}
+
+/// Extends the lease; false when this node no longer holds the job.
+pub async fn renew(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    owner: &str,
+    lease: chrono::Duration,
+) -> Result<bool, DbErr> {
+    use sea_orm::sea_query::Expr;
+    let res = import_job::Entity::update_many()
+        .col_expr(
+            import_job::Column::LeaseExpiresAt,
+            Expr::value(Utc::now() + lease),
+        )
+        .filter(import_job::Column::Id.eq(id))
+        .filter(import_job::Column::LeaseOwner.eq(owner))
+        .filter(import_job::Column::Status.eq("running"))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Saves a job row held by `owner` (progress, counts, final state). False when the lease was
+/// lost, in which case nothing is written.
+pub async fn save_held(
+    db: &impl ConnectionTrait,
+    owner: &str,
+    model: import_job::ActiveModel,
+) -> Result<bool, DbErr> {
+    use sea_orm::ActiveValue;
+    let id = match &model.id {
+        ActiveValue::Set(id) | ActiveValue::Unchanged(id) => *id,
+        ActiveValue::NotSet => return Ok(false),
+    };
+    let res = import_job::Entity::update_many()
+        .set(model)
+        .filter(import_job::Column::Id.eq(id))
+        .filter(import_job::Column::LeaseOwner.eq(owner))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Cancels the account's queued jobs (its integration changed).
+pub async fn cancel_queued_for_account(
+    db: &impl ConnectionTrait,
+    account_id: Uuid,
+) -> Result<u64, DbErr> {
+    use sea_orm::sea_query::Expr;
+    let res = import_job::Entity::update_many()
+        .col_expr(import_job::Column::Status, Expr::value("cancelled"))
+        .col_expr(import_job::Column::FinishedAt, Expr::value(Utc::now()))
+        .col_expr(
+            import_job::Column::Error,
+            Expr::value("the integration changed before the job ran"),
+        )
+        .filter(import_job::Column::AccountId.eq(account_id))
+        .filter(import_job::Column::Status.eq("queued"))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
 }

@@ -79,3 +79,115 @@ pub async fn list_for_account(
         .all(db)
         .await
 }
+
+/// Rows of an account from other sources in a trade-date window, for cross-source matching.
+pub async fn window_other_sources(
+    db: &impl ConnectionTrait,
+    account_id: Uuid,
+    source: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<transaction::Model>, DbErr> {
+    transaction::Entity::find()
+        .filter(transaction::Column::AccountId.eq(account_id))
+        .filter(transaction::Column::Source.ne(source))
+        .filter(transaction::Column::AliasOf.is_null())
+        .filter(transaction::Column::TradeDate.gte(from))
+        .filter(transaction::Column::TradeDate.lte(to))
+        .all(db)
+        .await
+}
+
+/// Ids of rows that already have an alias pointing at them (each original is matched once).
+pub async fn aliased_originals(
+    db: &impl ConnectionTrait,
+    account_id: Uuid,
+    ids: Vec<Uuid>,
+) -> Result<Vec<Uuid>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let rows = transaction::Entity::find()
+            .select_only()
+            .column(transaction::Column::AliasOf)
+            .filter(transaction::Column::AccountId.eq(account_id))
+            .filter(transaction::Column::AliasOf.is_in(chunk.to_vec()))
+            .into_tuple::<Option<Uuid>>()
+            .all(db)
+            .await?;
+        out.extend(rows.into_iter().flatten());
+    }
+    Ok(out)
+}
+
+/// Tombstoned `(source, source_id)` pairs and fingerprints of an account.
+pub async fn tombstones(
+    db: &impl ConnectionTrait,
+    account_id: Uuid,
+) -> Result<Vec<tributary_entity::transaction_tombstone::Model>, DbErr> {
+    use tributary_entity::transaction_tombstone as tomb;
+    tomb::Entity::find()
+        .filter(tomb::Column::AccountId.eq(account_id))
+        .all(db)
+        .await
+}
+
+/// Every non-alias transaction of an account, oldest first (holdings derivation).
+pub async fn all_for_account(
+    db: &impl ConnectionTrait,
+    account_id: Uuid,
+) -> Result<Vec<transaction::Model>, DbErr> {
+    transaction::Entity::find()
+        .filter(transaction::Column::AccountId.eq(account_id))
+        .filter(transaction::Column::AliasOf.is_null())
+        .order_by_asc(transaction::Column::TradeDate)
+        .order_by_asc(transaction::Column::Id)
+        .all(db)
+        .await
+}
+
+/// Which of these source ids an account already has for a source.
+pub async fn existing_source_ids(
+    db: &impl ConnectionTrait,
+    account_id: Uuid,
+    source: &str,
+    ids: Vec<String>,
+) -> Result<Vec<String>, DbErr> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let rows = transaction::Entity::find()
+            .select_only()
+            .column(transaction::Column::SourceId)
+            .filter(transaction::Column::AccountId.eq(account_id))
+            .filter(transaction::Column::Source.eq(source))
+            .filter(transaction::Column::SourceId.is_in(chunk.to_vec()))
+            .into_tuple::<String>()
+            .all(db)
+            .await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// (id, import job, amount) of an account's buys and sells (anomaly detection).
+pub async fn trade_amounts(
+    db: &impl ConnectionTrait,
+    account_id: Uuid,
+) -> Result<Vec<(Uuid, Option<Uuid>, rust_decimal::Decimal)>, DbErr> {
+    let rows: Vec<(Uuid, Option<Uuid>, String)> = transaction::Entity::find()
+        .select_only()
+        .column(transaction::Column::Id)
+        .column(transaction::Column::ImportJobId)
+        .column(transaction::Column::Amount)
+        .filter(transaction::Column::AccountId.eq(account_id))
+        .filter(transaction::Column::AliasOf.is_null())
+        .filter(transaction::Column::Kind.is_in(["buy", "sell"]))
+        .into_tuple()
+        .all(db)
+        .await?;
+    rows.into_iter()
+        .map(|(id, job, amount)| Ok((id, job, super::dec_from_db(&amount)?)))
+        .collect()
+}

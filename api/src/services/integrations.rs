@@ -6,14 +6,14 @@ use std::collections::HashSet;
 use chrono::Utc;
 use sea_orm::{Set, TransactionTrait};
 use serde_json::{Map, Value};
-use tributary_connectors::{ConnectorError, IntegrationDescriptor, SyncBatch, registry};
-use tributary_entity::{account, holding, transaction};
+use tributary_connectors::{ConnectorError, IntegrationDescriptor, registry};
+use tributary_entity::account;
 use uuid::Uuid;
 
 use super::{Actor, AppContext, audit};
 use crate::domain::{AccountId, IntegrationStatus, IntegrationSummary, UserId};
 use crate::error::{ServiceError, ServiceResult};
-use crate::repo::{self, dec_to_db};
+use crate::repo;
 
 /// The value shown in place of a secret.
 pub const REDACTED: &str = "********";
@@ -77,6 +77,14 @@ impl IntegrationService<'_> {
     #[must_use]
     pub fn catalogue(&self) -> Vec<IntegrationDescriptor> {
         registry::available()
+    }
+
+    /// The decrypted integration config of an account the caller already holds.
+    ///
+    /// # Errors
+    /// `Unexpected` when it cannot be decrypted.
+    pub(crate) fn decrypted_config(&self, m: &account::Model) -> ServiceResult<Option<Value>> {
+        self.decrypt(m)
     }
 
     fn decrypt(&self, m: &account::Model) -> ServiceResult<Option<Value>> {
@@ -210,6 +218,7 @@ impl IntegrationService<'_> {
         m.last_error = Set(None);
         m.sync_cursor = Set(None);
         let updated = repo::accounts::update(&txn, m).await?;
+        repo::import_jobs::cancel_queued_for_account(&txn, updated.id).await?;
         audit::record(
             &txn,
             Some(actor.user_id.0),
@@ -244,7 +253,8 @@ impl IntegrationService<'_> {
         m.integration_status = Set(None);
         m.last_error = Set(None);
         m.sync_cursor = Set(None);
-        repo::accounts::update(&txn, m).await?;
+        let updated = repo::accounts::update(&txn, m).await?;
+        repo::import_jobs::cancel_queued_for_account(&txn, updated.id).await?;
         audit::record(
             &txn,
             Some(actor.user_id.0),
@@ -323,197 +333,118 @@ impl IntegrationService<'_> {
         Ok(outcome)
     }
 
-    /// Fetches holdings, new transactions and the balance from the provider and stores them in
-    /// one database transaction, as an import job. Transactions already stored (same source
-    /// id) are skipped.
+    /// Syncs the account now through the import pipeline: queues a job, runs it on this node
+    /// (or waits for the worker that picked it up), and reports what it did.
     ///
     /// # Errors
     /// `NotFound` unless the caller owns the account and it has an integration; `Conflict`
-    /// when a refresh of this account is already running; `Upstream` when the provider fails
-    /// (the account's status and last error record why).
+    /// when a sync of this account is already queued or running; `Upstream` when the provider
+    /// fails (the account's status and last error record why; transient failures are retried
+    /// by the workers with backoff).
     pub async fn refresh(
         &self,
         actor: &Actor,
         id: AccountId,
         trigger: &str,
     ) -> ServiceResult<RefreshOutcome> {
-        let (row, kind, connector) = self.connector(actor.user_id, id).await?;
-        if repo::import_jobs::has_running(&self.ctx.db, row.id, chrono::Duration::minutes(15))
-            .await?
-        {
-            return Err(ServiceError::Conflict(
-                "a refresh of this account is already running".into(),
-            ));
-        }
-        let source = kind.to_ascii_lowercase();
-        let job = repo::import_jobs::start(&self.ctx.db, actor.user_id.0, row.id, &source, trigger)
-            .await?;
-        self.ctx.metrics.job_finished("running");
-
-        // Network first, with no database transaction open.
-        let fetched = fetch_all(connector.as_ref(), row.sync_cursor.as_deref()).await;
-        let batch = match fetched {
-            Ok(batch) => batch,
-            Err(e) => {
-                let message = failure_message(&e);
-                self.set_status(&row, status_for(&e), Some(message.clone()))
-                    .await?;
-                repo::import_jobs::finish(
-                    &self.ctx.db,
-                    job,
-                    "failed",
-                    Default::default(),
-                    Some(message),
-                )
-                .await?;
-                self.ctx.metrics.job_finished("failed");
-                return Err(ServiceError::Upstream(e));
-            }
+        let row = self.ctx.accounts().owned(actor.user_id, id).await?;
+        let Some(kind) = row.integration_type.clone() else {
+            return Err(ServiceError::NotFound);
         };
-
-        let job_id = job.id;
-        let now = Utc::now();
-        let account_id = row.id;
-        let fetched_count = i32::try_from(batch.transactions.len()).unwrap_or(i32::MAX);
-        let holdings_count = i32::try_from(batch.holdings.len()).unwrap_or(i32::MAX);
-        let txn = self.ctx.db.begin().await?;
-        let asset_refs: Vec<_> = batch
-            .holdings
-            .iter()
-            .map(|h| &h.asset)
-            .chain(batch.transactions.iter().filter_map(|t| t.asset.as_ref()))
-            .collect();
-        let asset_ids = repo::assets::ensure(&txn, &asset_refs).await?;
-        let asset_id = |key: &str| -> ServiceResult<Uuid> {
-            asset_ids.get(key).copied().ok_or_else(|| {
-                ServiceError::Unexpected(anyhow::anyhow!("asset {key} was not stored"))
-            })
-        };
-        let holding_rows = batch
-            .holdings
-            .iter()
-            .map(|h| {
-                Ok(holding::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    account_id: Set(account_id),
-                    asset_id: Set(asset_id(&h.asset.asset_id)?),
-                    quantity: Set(dec_to_db(h.quantity)),
-                    cost_basis: Set(h.cost_basis.map(dec_to_db)),
-                    price: Set(h.price.map(dec_to_db)),
-                    market_value: Set(h.market_value.map(dec_to_db)),
-                    currency: Set(h.asset.currency.clone()),
-                    as_of: Set(h.as_of),
-                    source: Set(source.clone()),
-                    updated_at: Set(now),
-                })
-            })
-            .collect::<ServiceResult<Vec<_>>>()?;
-        repo::holdings::replace_for_account(&txn, account_id, holding_rows).await?;
-        let tx_rows = batch
-            .transactions
-            .iter()
-            .map(|t| {
-                Ok(transaction::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    account_id: Set(account_id),
-                    asset_id: Set(t
-                        .asset
-                        .as_ref()
-                        .map(|a| asset_id(&a.asset_id))
-                        .transpose()?),
-                    kind: Set(t.kind.as_str().to_string()),
-                    trade_date: Set(t.trade_date),
-                    settle_date: Set(t.settle_date),
-                    quantity: Set(t.quantity.map(dec_to_db)),
-                    price: Set(t.price.map(dec_to_db)),
-                    amount: Set(dec_to_db(t.amount)),
-                    fee: Set(t.fee.map(dec_to_db)),
-                    currency: Set(t.currency.clone()),
-                    description: Set(t.description.clone()),
-                    source: Set(source.clone()),
-                    source_id: Set(t.source_id.clone()),
-                    fingerprint: Set(fingerprint(account_id, t)),
-                    import_job_id: Set(Some(job_id)),
-                    created_at: Set(now),
-                })
-            })
-            .collect::<ServiceResult<Vec<_>>>()?;
-        let inserted =
-            i32::try_from(repo::transactions::insert_new(&txn, tx_rows).await?).unwrap_or(i32::MAX);
-        let mut m: account::ActiveModel = row.into();
-        if let Some(balance) = &batch.balance {
-            m.balance = Set(Some(dec_to_db(balance.amount)));
-            m.balance_currency = Set(Some(balance.currency.clone()));
-            m.balance_updated_at = Set(Some(balance.as_of));
+        let job = self.enqueue(&row, &kind, trigger, None).await?;
+        let lease = chrono::Duration::seconds(self.ctx.settings.jobs.lease_secs);
+        let outcome =
+            match repo::import_jobs::claim(&self.ctx.db, &self.ctx.node_id, lease, Some(job.id))
+                .await?
+            {
+                Some(claimed) => crate::jobs::runner::run(self.ctx, claimed).await?,
+                None => crate::jobs::runner::RunOutcome {
+                    job: self.wait_for(actor.user_id, job.id).await?,
+                    error: None,
+                },
+            };
+        if let Some(error) = outcome.error {
+            return Err(ServiceError::Upstream(error));
         }
-        if batch.cursor.is_some() {
-            m.sync_cursor = Set(batch.cursor.clone());
+        let job = outcome.job;
+        if !matches!(job.status.as_str(), "succeeded" | "partial") {
+            return Err(ServiceError::Upstream(ConnectorError::Upstream {
+                status: 503,
+                message: job
+                    .error
+                    .unwrap_or_else(|| format!("the sync ended as {}", job.status)),
+            }));
         }
-        m.integration_status = Set(Some(IntegrationStatus::Ok.as_str().to_string()));
-        m.last_error = Set(None);
-        m.last_synced_at = Set(Some(now));
-        repo::accounts::update(&txn, m).await?;
-        let counts = repo::import_jobs::JobCounts {
-            fetched: fetched_count,
-            inserted,
-            updated: holdings_count,
-            duplicates: fetched_count - inserted,
-            failed: 0,
-        };
-        repo::import_jobs::finish(&txn, job, "succeeded", counts, None).await?;
-        txn.commit().await?;
-        self.ctx.read_cache.invalidate(actor.user_id);
-        self.ctx.metrics.job_finished("succeeded");
-        tracing::info!(account_id = %account_id, import_job_id = %job_id, inserted, fetched = fetched_count, "refresh succeeded");
+        let account = self.ctx.accounts().owned(actor.user_id, id).await?;
         Ok(RefreshOutcome {
-            balance: batch.balance.as_ref().map(|b| b.amount),
-            currency: batch.balance.as_ref().map(|b| b.currency.clone()),
-            updated_at: now,
-            import_job_id: job_id,
-            fetched: fetched_count,
-            inserted,
-            duplicates: fetched_count - inserted,
-            holdings: holdings_count,
+            balance: crate::repo::opt_dec_from_db(account.balance.as_deref())?,
+            currency: account.balance_currency,
+            updated_at: job.finished_at.unwrap_or_else(Utc::now),
+            import_job_id: job.id,
+            fetched: job.fetched,
+            inserted: job.inserted,
+            duplicates: job.duplicates,
+            holdings: job.updated,
         })
     }
-}
 
-async fn fetch_all(
-    connector: &dyn tributary_connectors::AccountConnector,
-    cursor: Option<&str>,
-) -> Result<SyncBatch, ConnectorError> {
-    let holdings = connector.holdings().await?;
-    let (transactions, cursor) = connector.transactions(cursor).await?;
-    let balance = connector.balance().await?;
-    Ok(SyncBatch {
-        holdings,
-        transactions,
-        balance: Some(balance),
-        cursor,
-    })
-}
+    /// Queues a sync job for the account (at most one active per account).
+    ///
+    /// # Errors
+    /// `Conflict` when one is already queued or running.
+    pub(crate) async fn enqueue(
+        &self,
+        row: &account::Model,
+        kind: &str,
+        trigger: &str,
+        idempotency_key: Option<String>,
+    ) -> ServiceResult<tributary_entity::import_job::Model> {
+        repo::import_jobs::enqueue(
+            &self.ctx.db,
+            repo::import_jobs::NewJob {
+                owner: row.user_id,
+                account_id: row.id,
+                source: &kind.to_ascii_lowercase(),
+                trigger,
+                cursor_in: row.sync_cursor.clone(),
+                next_run_at: None,
+                max_attempts: self.ctx.settings.jobs.max_attempts,
+                idempotency_key,
+                format: None,
+                dry_run: false,
+            },
+        )
+        .await
+        .map_err(|e| {
+            if repo::is_unique_violation(&e) {
+                ServiceError::Conflict("a sync of this account is already queued or running".into())
+            } else {
+                e.into()
+            }
+        })
+    }
 
-/// The content fingerprint of a transaction (used by the cross-source dedup layers).
-fn fingerprint(account_id: Uuid, t: &tributary_connectors::Transaction) -> String {
-    use sha2::{Digest, Sha256};
-    let parts = [
-        account_id.to_string(),
-        t.kind.as_str().to_string(),
-        t.trade_date.to_string(),
-        t.asset
-            .as_ref()
-            .map(|a| a.asset_id.clone())
-            .unwrap_or_default(),
-        t.quantity
-            .map(|q| q.normalize().to_string())
-            .unwrap_or_default(),
-        t.price
-            .map(|p| p.normalize().to_string())
-            .unwrap_or_default(),
-        t.amount.normalize().to_string(),
-        t.currency.clone(),
-    ];
-    hex::encode(Sha256::digest(parts.join("|").as_bytes()))
+    async fn wait_for(
+        &self,
+        user: UserId,
+        job_id: Uuid,
+    ) -> ServiceResult<tributary_entity::import_job::Model> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let job = repo::import_jobs::find_owned(&self.ctx.db, user.0, job_id)
+                .await?
+                .ok_or(ServiceError::NotFound)?;
+            if matches!(
+                job.status.as_str(),
+                "succeeded" | "partial" | "failed" | "cancelled"
+            ) || (job.status == "queued" && job.attempt > 0)
+                || std::time::Instant::now() > deadline
+            {
+                return Ok(job);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
 }
 
 fn status_for(e: &ConnectorError) -> IntegrationStatus {
@@ -525,7 +456,7 @@ fn status_for(e: &ConnectorError) -> IntegrationStatus {
 }
 
 /// A message safe to show the user and store as `last_error` (no provider bodies, no secrets).
-fn failure_message(e: &ConnectorError) -> String {
+pub(crate) fn failure_message(e: &ConnectorError) -> String {
     match e {
         ConnectorError::Authentication(_) => {
             "The provider rejected the credentials; update the integration and try again.".into()

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod import_jobs;
 pub mod integrations;
 pub mod keys;
+pub mod ledger;
 pub mod tokens;
 pub mod users;
 
@@ -30,6 +31,8 @@ pub struct AppContext {
     pub login_limiter: LoginLimiter,
     pub metrics: Metrics,
     pub read_cache: cache::ReadCache,
+    /// This process's identity as a job-lease holder.
+    pub node_id: String,
 }
 
 impl AppContext {
@@ -58,6 +61,11 @@ impl AppContext {
         };
         Self {
             read_cache: cache::ReadCache::new(cache_on),
+            node_id: format!(
+                "node-{}-{}",
+                std::process::id(),
+                &uuid::Uuid::new_v4().simple().to_string()[..8]
+            ),
             db,
             settings,
             master_key,

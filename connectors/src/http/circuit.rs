@@ -51,10 +51,16 @@ impl CircuitState {
 
 #[derive(Debug, Clone, Copy)]
 enum Inner {
-    Closed { failures: u32 },
-    Open { until: DateTime<Utc> },
+    Closed {
+        failures: u32,
+    },
+    Open {
+        until: DateTime<Utc>,
+    },
     /// A trial call is under way since `since`.
-    HalfOpen { since: DateTime<Utc> },
+    HalfOpen {
+        since: DateTime<Utc>,
+    },
 }
 
 /// The breaker.

@@ -155,9 +155,13 @@ pub type BodyCheck = Arc<dyn Fn(&[u8]) -> Result<(), ConnectorError> + Send + Sy
 pub enum Availability {
     Ready,
     /// The circuit is open; the next trial is in this long.
-    CircuitOpen { retry_in: Duration },
+    CircuitOpen {
+        retry_in: Duration,
+    },
     /// A request budget is spent (or the provider told us to stop) for this long.
-    BudgetExhausted { retry_after: Duration },
+    BudgetExhausted {
+        retry_after: Duration,
+    },
 }
 
 #[derive(Clone)]
@@ -239,7 +243,10 @@ impl ProviderHttp {
         let mut query_auth = None;
         match auth {
             Auth::None => {}
-            Auth::Header { name: header, value } => {
+            Auth::Header {
+                name: header,
+                value,
+            } => {
                 let mut value = HeaderValue::from_str(value.expose_secret()).map_err(|_| {
                     ConnectorError::invalid_config("api_key", format!("{name}: not a valid key"))
                 })?;
@@ -379,9 +386,7 @@ impl ProviderHttp {
         let ttl = req.ttl;
         self.cache
             .try_get_with(req.cache_key(), async move {
-                self.fetch(req)
-                    .await
-                    .map(|body| CachedBody { body, ttl })
+                self.fetch(req).await.map(|body| CachedBody { body, ttl })
             })
             .await
             .map(|cached| cached.body)
@@ -613,7 +618,10 @@ mod tests {
             .with_ymd_and_hms(2015, 10, 21, 7, 27, 0)
             .single()
             .unwrap_or_default();
-        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
         assert_eq!(
             parse_retry_after("0.05", now),
             Some(Duration::from_millis(50))

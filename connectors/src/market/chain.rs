@@ -192,6 +192,7 @@ pub struct MarketData {
     max_jump_factor: Decimal,
     taxonomy: Arc<Taxonomy>,
     tiingo: Option<Arc<TiingoProvider>>,
+    clock: Arc<dyn Clock>,
 }
 
 impl fmt::Debug for MarketData {
@@ -239,7 +240,7 @@ impl MarketData {
             &config.coingecko,
             config.coingecko_ids.clone(),
             taxonomy.clone(),
-            clock,
+            clock.clone(),
         )?;
         let providers: Vec<Arc<dyn MarketDataProvider>> = vec![
             tiingo.clone(),
@@ -250,6 +251,7 @@ impl MarketData {
         let mut market =
             Self::from_providers(providers, config.priority, config.max_jump_factor, taxonomy)?;
         market.tiingo = Some(tiingo);
+        market.clock = clock;
         Ok(market)
     }
 
@@ -297,6 +299,7 @@ impl MarketData {
             max_jump_factor,
             taxonomy,
             tiingo: None,
+            clock: Arc::new(SystemClock),
         })
     }
 
@@ -310,7 +313,11 @@ impl MarketData {
     ///
     /// # Errors
     /// [`SymbolError`] for input that is not a symbol.
-    pub fn resolve(&self, symbol: &str, hint: Option<AssetClass>) -> Result<Instrument, SymbolError> {
+    pub fn resolve(
+        &self,
+        symbol: &str,
+        hint: Option<AssetClass>,
+    ) -> Result<Instrument, SymbolError> {
         self.taxonomy.resolve(symbol, hint)
     }
 
@@ -343,11 +350,16 @@ impl MarketData {
         let factor = self.max_jump_factor;
         let too_high = last.checked_mul(factor).is_some_and(|cap| price > cap);
         let too_low = price.checked_mul(factor).is_some_and(|p| p < last);
-        (too_high || too_low).then(|| format!("more than {factor}x away from the last close {last}"))
+        (too_high || too_low)
+            .then(|| format!("more than {factor}x away from the last close {last}"))
     }
 
     /// The latest price of one instrument.
-    pub async fn quote(&self, instrument: &Instrument, last_close: Option<Decimal>) -> QuoteOutcome {
+    pub async fn quote(
+        &self,
+        instrument: &Instrument,
+        last_close: Option<Decimal>,
+    ) -> QuoteOutcome {
         let request = QuoteRequest {
             instrument: instrument.clone(),
             last_close,
@@ -399,12 +411,7 @@ impl MarketData {
                 break;
             }
             let name = provider.name();
-            let skip = if provider.supports(class) {
-                AttemptOutcome::from_availability(&provider.availability())
-            } else {
-                Some(AttemptOutcome::Unsupported)
-            };
-            if let Some(skip) = skip {
+            if let Some(skip) = self.skip(provider.as_ref(), class) {
                 for &p in &pending {
                     outcomes[p].1.record(name, skip.clone());
                 }
@@ -505,7 +512,7 @@ impl MarketData {
                 base,
                 quote,
                 rate: Decimal::ONE,
-                date: date.unwrap_or_else(|| chrono::Utc::now().date_naive()),
+                date: date.unwrap_or_else(|| self.clock.now().date_naive()),
                 source: "identity".to_owned(),
             });
             return outcome;

@@ -50,11 +50,11 @@ pub trait MarketDataProvider: Send + Sync {
         &self,
         instruments: &[Instrument],
     ) -> Vec<Result<Option<Quote>, ConnectorError>> {
-        stream::iter(instruments)
-            .map(|instrument| self.quote(instrument))
-            .buffered(self.max_concurrency().max(1))
-            .collect()
-            .await
+        let limit = self.max_concurrency().max(1);
+        // Boxed futures collected first: a lazily mapping stream would hold a closure over
+        // a borrowed lifetime, which the `Send` bound of the returned future rejects.
+        let calls: Vec<_> = instruments.iter().map(|i| self.quote(i)).collect();
+        stream::iter(calls).buffered(limit).collect().await
     }
 
     /// Daily bars from `from` to `to`, both included.

@@ -198,9 +198,15 @@ pub struct DailyFundamentals {
 pub enum ProviderAvailability {
     Ready,
     /// Turned off, or a required key is missing ("disabled, not an error").
-    Disabled { reason: String },
-    CircuitOpen { retry_in: Duration },
-    RateLimited { retry_after: Duration },
+    Disabled {
+        reason: String,
+    },
+    CircuitOpen {
+        retry_in: Duration,
+    },
+    RateLimited {
+        retry_after: Duration,
+    },
 }
 
 /// A provider's health and budget, for `GET /api/market-data/providers`.

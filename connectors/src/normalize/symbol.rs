@@ -138,11 +138,7 @@ fn is_share_class(s: &str) -> bool {
     s.len() == 1 && s.chars().all(|c| c.is_ascii_alphabetic())
 }
 
-fn prefixed(
-    tax: &Taxonomy,
-    s: &str,
-    hint: Option<AssetClass>,
-) -> Result<Instrument, SymbolError> {
+fn prefixed(tax: &Taxonomy, s: &str, hint: Option<AssetClass>) -> Result<Instrument, SymbolError> {
     let parts: Vec<&str> = s.split(':').collect();
     let malformed = || SymbolError::Malformed(s.to_owned());
     match parts.as_slice() {
@@ -315,7 +311,7 @@ mod tests {
         let vti = tax.resolve("VTI", None).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             (vti.class, vti.mic.as_deref(), vti.currency.as_deref()),
-            (AssetClass::Etf, Some("ARCX"), None)
+            (AssetClass::Etf, Some("ARCX"), Some("USD"))
         );
         let vod = tax.resolve("VOD.L", None).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
@@ -331,8 +327,17 @@ mod tests {
     #[test]
     fn crypto_pairs_resolve_to_the_base_asset() {
         for input in [
-            "BTC", "btc", "XBT", "BTC/USDT", "BTC-USD", "BTCUSDT", "XXBTZUSD", "XBT/EUR",
-            "CRYPTO:BTC", "CRYPTO:XBT", "BTC_USD",
+            "BTC",
+            "btc",
+            "XBT",
+            "BTC/USDT",
+            "BTC-USD",
+            "BTCUSDT",
+            "XXBTZUSD",
+            "XBT/EUR",
+            "CRYPTO:BTC",
+            "CRYPTO:XBT",
+            "BTC_USD",
         ] {
             assert_eq!(id(input), "CRYPTO:BTC", "{input}");
         }
@@ -340,9 +345,13 @@ mod tests {
         assert_eq!(id("ETHBTC"), "CRYPTO:ETH");
         assert_eq!(id("SOLUSDC"), "CRYPTO:SOL");
         let tax = tax();
-        let eur = tax.resolve("XETHZEUR", None).unwrap_or_else(|e| panic!("{e}"));
+        let eur = tax
+            .resolve("XETHZEUR", None)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(eur.currency.as_deref(), Some("EUR"));
-        let usdt = tax.resolve("BTC/USDT", None).unwrap_or_else(|e| panic!("{e}"));
+        let usdt = tax
+            .resolve("BTC/USDT", None)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(usdt.quote_currency(), "USD");
         assert_eq!(usdt.name.as_deref(), Some("Bitcoin"));
     }
@@ -351,7 +360,10 @@ mod tests {
     fn the_hint_settles_ambiguous_symbols() {
         assert_eq!(id("SOL"), "CRYPTO:SOL");
         assert_eq!(id_with("SOL", Some(AssetClass::Equity)), "EQUITY:SOL");
-        assert_eq!(id_with("NEWCOIN", Some(AssetClass::Crypto)), "CRYPTO:NEWCOIN");
+        assert_eq!(
+            id_with("NEWCOIN", Some(AssetClass::Crypto)),
+            "CRYPTO:NEWCOIN"
+        );
         assert_eq!(id_with("EUR", Some(AssetClass::Cash)), "FX:EUR");
     }
 
@@ -365,7 +377,9 @@ mod tests {
                 "{input}"
             );
         }
-        let jpy = tax().resolve("JPY=X", None).unwrap_or_else(|e| panic!("{e}"));
+        let jpy = tax()
+            .resolve("JPY=X", None)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(jpy.fx_pair(), Some(("USD", "JPY")));
         assert_eq!(id("FX:EUR"), "FX:EUR");
         assert_eq!(id("FX:ABC"), "error: unknown currency \"ABC\"");

@@ -311,7 +311,9 @@ impl Taxonomy {
     /// An exchange by MIC, name or vendor code (`XLON`, `LSE`, `NMS`).
     #[must_use]
     pub fn exchange(&self, code: &str) -> Option<&ExchangeDef> {
-        let i = self.exchange_by_code.get(&code.trim().to_ascii_uppercase())?;
+        let i = self
+            .exchange_by_code
+            .get(&code.trim().to_ascii_uppercase())?;
         self.file.exchanges.get(*i)
     }
 
@@ -361,7 +363,11 @@ impl Taxonomy {
     /// # Errors
     /// [`SymbolError`] for empty, over-long or malformed input and unknown exchange
     /// suffixes or currencies.
-    pub fn resolve(&self, input: &str, hint: Option<AssetClass>) -> Result<Instrument, SymbolError> {
+    pub fn resolve(
+        &self,
+        input: &str,
+        hint: Option<AssetClass>,
+    ) -> Result<Instrument, SymbolError> {
         symbol::resolve(self, input, hint)
     }
 }
@@ -467,7 +473,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("tributary-tax-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&dir);
         let path = dir.join("taxonomy.toml");
-        let _ = std::fs::write(&path, "[[crypto]]\nsymbol = \"WIF\"\nname = \"dogwifhat\"\n");
+        let _ = std::fs::write(
+            &path,
+            "[[crypto]]\nsymbol = \"WIF\"\nname = \"dogwifhat\"\n",
+        );
         let tax = Taxonomy::load(Some(&path)).unwrap_or_else(|e| panic!("{e}"));
         assert!(tax.crypto("WIF").is_some());
         let _ = std::fs::remove_dir_all(&dir);

@@ -126,7 +126,9 @@ impl Core {
         }
         match self.http.availability() {
             Availability::Ready => ProviderAvailability::Ready,
-            Availability::CircuitOpen { retry_in } => ProviderAvailability::CircuitOpen { retry_in },
+            Availability::CircuitOpen { retry_in } => {
+                ProviderAvailability::CircuitOpen { retry_in }
+            }
             Availability::BudgetExhausted { retry_after } => {
                 ProviderAvailability::RateLimited { retry_after }
             }

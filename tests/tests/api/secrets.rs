@@ -169,6 +169,7 @@ async fn decimals_round_trip_exactly_through_the_database() {
             fingerprint: Set(format!("f{i}")),
             import_job_id: Set(None),
             created_at: Set(chrono::Utc::now()),
+            ..Default::default()
         })
         .collect();
     assert_eq!(

@@ -45,11 +45,10 @@ pub(super) fn notice_error(notice: &Notice, now: DateTime<Utc>) -> Option<Connec
         ));
     }
     let retry_after = if lower.contains("per day") || lower.contains("daily") {
-        let midnight = now
-            .date_naive()
-            .succ_opt()
-            .map_or(now, start_of);
-        (midnight - now).to_std().unwrap_or(Duration::from_secs(3600))
+        let midnight = now.date_naive().succ_opt().map_or(now, start_of);
+        (midnight - now)
+            .to_std()
+            .unwrap_or(Duration::from_secs(3600))
     } else {
         Duration::from_secs(60)
     };
@@ -202,15 +201,36 @@ mod tests {
             Some(ConnectorError::RateLimited { retry_after: Some(d) }) if d == Duration::from_secs(4 * 3600)
         ));
         assert!(matches!(
-            notice_error(&notice(None, Some("Thank you for using Alpha Vantage! This is a premium endpoint."), None), now()),
+            notice_error(
+                &notice(
+                    None,
+                    Some("Thank you for using Alpha Vantage! This is a premium endpoint."),
+                    None
+                ),
+                now()
+            ),
             Some(ConnectorError::NotSupported(_))
         ));
         assert!(matches!(
-            notice_error(&notice(None, None, Some("the parameter apikey is invalid or missing.")), now()),
+            notice_error(
+                &notice(
+                    None,
+                    None,
+                    Some("the parameter apikey is invalid or missing.")
+                ),
+                now()
+            ),
             Some(ConnectorError::Authentication(_))
         ));
         assert!(matches!(
-            notice_error(&notice(None, None, Some("Invalid API call. Please retry or visit the documentation")), now()),
+            notice_error(
+                &notice(
+                    None,
+                    None,
+                    Some("Invalid API call. Please retry or visit the documentation")
+                ),
+                now()
+            ),
             Some(ConnectorError::Upstream { status: 404, .. })
         ));
         assert!(notice_error(&Notice::default(), now()).is_none());

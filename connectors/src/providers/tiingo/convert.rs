@@ -27,10 +27,7 @@ pub(super) fn ticker(instrument: &Instrument) -> Option<String> {
 
 pub(super) fn iex_quote(instrument: &Instrument, q: &IexQuote) -> Option<Quote> {
     let price = q.tngo_last.or(q.last).or(q.prev_close)?;
-    let as_of = q
-        .timestamp
-        .or(q.last_sale_timestamp)?
-        .with_timezone(&Utc);
+    let as_of = q.timestamp.or(q.last_sale_timestamp)?.with_timezone(&Utc);
     Some(Quote {
         asset_id: instrument.asset_id.clone(),
         symbol: instrument.symbol.clone(),

@@ -285,7 +285,10 @@ impl MarketDataProvider for TiingoProvider {
                 let rows = self
                     .crypto_prices(std::slice::from_ref(&ticker), Some((from, to)))
                     .await?;
-                match rows.into_iter().find(|r| r.ticker.eq_ignore_ascii_case(&ticker)) {
+                match rows
+                    .into_iter()
+                    .find(|r| r.ticker.eq_ignore_ascii_case(&ticker))
+                {
                     Some(prices) => {
                         let currency = prices
                             .quote_currency

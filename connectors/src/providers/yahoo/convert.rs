@@ -43,11 +43,17 @@ fn currency_and_scale(tax: &Taxonomy, result: &ChartResult, fallback: &str) -> (
     (currency, one)
 }
 
-pub(super) fn quote(tax: &Taxonomy, instrument: &Instrument, result: &ChartResult) -> Option<Quote> {
+pub(super) fn quote(
+    tax: &Taxonomy,
+    instrument: &Instrument,
+    result: &ChartResult,
+) -> Option<Quote> {
     let fallback = instrument.currency.as_deref().unwrap_or("USD");
     let (currency, scale) = currency_and_scale(tax, result, fallback);
-    let (price, as_of) = match (result.meta.regular_market_price, result.meta.regular_market_time)
-    {
+    let (price, as_of) = match (
+        result.meta.regular_market_price,
+        result.meta.regular_market_time,
+    ) {
         (Some(price), Some(time)) => (
             (price * scale).normalize(),
             DateTime::<Utc>::from_timestamp(time, 0)?,
@@ -55,7 +61,10 @@ pub(super) fn quote(tax: &Taxonomy, instrument: &Instrument, result: &ChartResul
         // No live price: the last bar's close (already in major units).
         _ => {
             let bar = bars(tax, result).pop()?;
-            (bar.close, bar.date.and_time(chrono::NaiveTime::MIN).and_utc())
+            (
+                bar.close,
+                bar.date.and_time(chrono::NaiveTime::MIN).and_utc(),
+            )
         }
     };
     Some(Quote {
@@ -81,7 +90,9 @@ pub(super) fn bars(tax: &Taxonomy, result: &ChartResult) -> Vec<Bar> {
         .and_then(|i| i.adjclose.first())
         .map(|a| a.adjclose.as_slice())
         .unwrap_or_default();
-    let at = |v: &[Option<Decimal>], i: usize| v.get(i).copied().flatten().map(|d| (d * scale).normalize());
+    let at = |v: &[Option<Decimal>], i: usize| {
+        v.get(i).copied().flatten().map(|d| (d * scale).normalize())
+    };
     let bars = result
         .timestamp
         .iter()

@@ -72,7 +72,11 @@ impl YahooProvider {
             });
         }
         Ok(envelope.chart.result.and_then(|mut r| {
-            if r.is_empty() { None } else { Some(r.swap_remove(0)) }
+            if r.is_empty() {
+                None
+            } else {
+                Some(r.swap_remove(0))
+            }
         }))
     }
 }
@@ -191,6 +195,9 @@ impl MarketDataProvider for YahooProvider {
             .query("newsCount", "0")
             .cache_for(self.core.ttl.search);
         let envelope: SearchEnvelope = self.core.http.get_json(&req).await?;
-        Ok(convert::search_results(&self.core.taxonomy, envelope.quotes))
+        Ok(convert::search_results(
+            &self.core.taxonomy,
+            envelope.quotes,
+        ))
     }
 }

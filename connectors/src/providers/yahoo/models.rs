@@ -41,12 +41,6 @@ pub(super) struct ChartMeta {
     /// `USD`, `EUR`, `GBp` (pence), ...
     #[serde(default)]
     pub currency: Option<String>,
-    pub symbol: String,
-    /// Yahoo's exchange code (`NMS`, `LSE`, `CCC`).
-    #[serde(default)]
-    pub exchange_name: Option<String>,
-    #[serde(default)]
-    pub instrument_type: Option<String>,
     /// Unix seconds of the last regular-session price.
     #[serde(default)]
     pub regular_market_time: Option<i64>,

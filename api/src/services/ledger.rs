@@ -1,0 +1,869 @@
+//! The ledger writer every import path shares (integration syncs, file uploads, manual
+//! entries): validation, the dedup layers, cross-source aliases, tombstones, and holdings
+//! derived from transactions. It never calls the network; callers hand it records and a
+//! database transaction.
+//!
+//! Dedup layers:
+//! 1. provider id — unique `(account_id, source, source_id)`;
+//! 2. content fingerprint with an occurrence index — records without a provider id get
+//!    `fp:<fingerprint>:<n>` as their id, so re-importing a file inserts nothing while two
+//!    identical trades in one file stay two;
+//! 3. cross-source match — a record from another source with the same type, asset, quantity
+//!    and amount within `match_window_days` is stored as an alias of the first, with the reason;
+//! 4. tombstones — records the user deleted are not brought back.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{NaiveDate, Utc};
+use rust_decimal::Decimal;
+use sea_orm::{ConnectionTrait, Set};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tributary_connectors::{
+    AssetClass, AssetRef, Holding as ReportedHolding, Transaction as Record, TransactionType,
+};
+use tributary_entity::{holding, transaction};
+use uuid::Uuid;
+
+use crate::error::ServiceResult;
+use crate::repo::{self, dec_from_db, dec_to_db, opt_dec_from_db};
+
+/// A record that could not be imported, with where it came from.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RecordError {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    pub message: String,
+}
+
+/// A record as handed to the ledger: the normalized transaction and, for files, its line.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub line: Option<u64>,
+    pub record: Record,
+}
+
+/// What one batch did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct BatchCounts {
+    pub fetched: i64,
+    pub inserted: i64,
+    pub duplicates: i64,
+    pub aliased: i64,
+    pub deleted_before: i64,
+    pub failed: i64,
+    pub errors: Vec<RecordError>,
+    /// For dry runs: the records that would be written, with the dedup layer that matched.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub preview: Vec<PreviewRecord>,
+}
+
+/// One record of a dry run.
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviewRecord {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    pub source_id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub trade_date: NaiveDate,
+    pub amount: Decimal,
+    pub currency: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub symbol: Option<String>,
+    /// new, duplicate (provider id / fingerprint), alias (cross-source), deleted (tombstone).
+    pub outcome: String,
+}
+
+impl BatchCounts {
+    pub fn add(&mut self, other: BatchCounts) {
+        self.fetched += other.fetched;
+        self.inserted += other.inserted;
+        self.duplicates += other.duplicates;
+        self.aliased += other.aliased;
+        self.deleted_before += other.deleted_before;
+        self.failed += other.failed;
+        self.errors.extend(other.errors);
+        self.preview.extend(other.preview);
+    }
+}
+
+/// Checks a record's shape: required fields, sign conventions per type, currency, date.
+///
+/// # Errors
+/// `(field, message)` for the first problem found.
+pub fn validate(r: &Record, today: NaiveDate) -> Result<(), (String, String)> {
+    let fail = |f: &str, m: &str| Err((f.to_string(), m.to_string()));
+    if r.currency.len() != 3 || !r.currency.bytes().all(|b| b.is_ascii_uppercase()) {
+        return fail("currency", "must be a 3-letter ISO 4217 code");
+    }
+    if r.trade_date > today + chrono::Days::new(1) {
+        return fail("trade_date", "is in the future");
+    }
+    if r.source_id.len() > 512 {
+        return fail("source_id", "is longer than 512 characters");
+    }
+    match r.kind {
+        TransactionType::Buy | TransactionType::Sell => {
+            if r.asset.is_none() {
+                return fail("asset", "a buy or sell needs an asset");
+            }
+            if !r.quantity.is_some_and(|q| q > Decimal::ZERO) {
+                return fail("quantity", "must be positive for a buy or sell");
+            }
+            if r.kind == TransactionType::Buy && r.amount > Decimal::ZERO {
+                return fail("amount", "a buy must not add cash (amount <= 0)");
+            }
+            if r.kind == TransactionType::Sell && r.amount < Decimal::ZERO {
+                return fail("amount", "a sell must not remove cash (amount >= 0)");
+            }
+        }
+        TransactionType::Deposit if r.amount < Decimal::ZERO => {
+            return fail("amount", "a deposit must not be negative");
+        }
+        TransactionType::Withdrawal if r.amount > Decimal::ZERO => {
+            return fail("amount", "a withdrawal must not be positive");
+        }
+        TransactionType::Split if r.asset.is_none() => {
+            return fail("asset", "a split needs an asset");
+        }
+        _ => {}
+    }
+    if r.price.is_some_and(|p| p < Decimal::ZERO) {
+        return fail("price", "must not be negative");
+    }
+    Ok(())
+}
+
+/// The content fingerprint (account, type, trade date, asset, quantity, price, amount,
+/// currency); numbers are normalized so `1.50` and `1.5` agree.
+#[must_use]
+pub fn fingerprint(account_id: Uuid, r: &Record) -> String {
+    let parts = [
+        account_id.to_string(),
+        r.kind.as_str().to_string(),
+        r.trade_date.to_string(),
+        r.asset
+            .as_ref()
+            .map(|a| a.asset_id.clone())
+            .unwrap_or_default(),
+        r.quantity
+            .map(|q| q.normalize().to_string())
+            .unwrap_or_default(),
+        r.price
+            .map(|p| p.normalize().to_string())
+            .unwrap_or_default(),
+        r.amount.normalize().to_string(),
+        r.currency.clone(),
+    ];
+    hex::encode(Sha256::digest(parts.join("|").as_bytes()))
+}
+
+/// The cross-source match key: type, asset, quantity and amount (numbers normalized).
+fn match_key(kind: &str, asset_key: &str, quantity: Option<Decimal>, amount: Decimal) -> String {
+    format!(
+        "{kind}|{asset_key}|{}|{}",
+        quantity
+            .map(|q| q.normalize().to_string())
+            .unwrap_or_default(),
+        amount.normalize()
+    )
+}
+
+/// One import's view of the ledger of one account.
+pub struct LedgerImport {
+    account_id: Uuid,
+    source: String,
+    job_id: Option<Uuid>,
+    match_window_days: u64,
+    today: NaiveDate,
+    occurrences: HashMap<String, i32>,
+    tombstoned_ids: HashSet<(String, String)>,
+    tombstoned_fingerprints: HashSet<String>,
+    matched_originals: HashSet<Uuid>,
+}
+
+impl LedgerImport {
+    /// Loads the account's tombstones.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn new(
+        db: &impl ConnectionTrait,
+        account_id: Uuid,
+        source: &str,
+        job_id: Option<Uuid>,
+        match_window_days: u64,
+    ) -> ServiceResult<Self> {
+        let tombs = repo::transactions::tombstones(db, account_id).await?;
+        Ok(Self {
+            account_id,
+            source: source.to_string(),
+            job_id,
+            match_window_days,
+            today: Utc::now().date_naive(),
+            tombstoned_ids: tombs
+                .iter()
+                .map(|t| (t.source.clone(), t.source_id.clone()))
+                .collect(),
+            tombstoned_fingerprints: tombs.into_iter().map(|t| t.fingerprint).collect(),
+            occurrences: HashMap::new(),
+            matched_originals: HashSet::new(),
+        })
+    }
+
+    /// Validates, fingerprints, dedups and (unless `dry_run`) inserts a batch inside `txn`.
+    ///
+    /// # Errors
+    /// Database errors (record problems are counted and reported, not raised).
+    pub async fn write(
+        &mut self,
+        txn: &impl ConnectionTrait,
+        batch: Vec<Incoming>,
+        dry_run: bool,
+    ) -> ServiceResult<BatchCounts> {
+        let mut counts = BatchCounts {
+            fetched: batch.len() as i64,
+            ..Default::default()
+        };
+        struct Prepared {
+            line: Option<u64>,
+            record: Record,
+            fingerprint: String,
+            occurrence: i32,
+            source_id: String,
+        }
+        let mut prepared = Vec::with_capacity(batch.len());
+        for Incoming { line, record } in batch {
+            if let Err((field, message)) = validate(&record, self.today) {
+                counts.failed += 1;
+                counts.errors.push(RecordError {
+                    line,
+                    source_id: (!record.source_id.is_empty()).then(|| record.source_id.clone()),
+                    field: Some(field),
+                    message,
+                });
+                continue;
+            }
+            let fingerprint = fingerprint(self.account_id, &record);
+            let n = self.occurrences.entry(fingerprint.clone()).or_insert(0);
+            let occurrence = *n;
+            *n += 1;
+            let source_id = if record.source_id.is_empty() {
+                format!("fp:{fingerprint}:{occurrence}")
+            } else {
+                record.source_id.clone()
+            };
+            prepared.push(Prepared {
+                line,
+                record,
+                fingerprint,
+                occurrence,
+                source_id,
+            });
+        }
+        if prepared.is_empty() {
+            return Ok(counts);
+        }
+
+        let refs: Vec<&AssetRef> = prepared
+            .iter()
+            .filter_map(|p| p.record.asset.as_ref())
+            .collect();
+        let asset_ids = if dry_run {
+            HashMap::new()
+        } else {
+            repo::assets::ensure(txn, &refs).await?
+        };
+
+        // Cross-source candidates in the batch's date window (widened by the match window).
+        let window = chrono::Days::new(self.match_window_days);
+        let min = prepared
+            .iter()
+            .map(|p| p.record.trade_date)
+            .min()
+            .unwrap_or(self.today);
+        let max = prepared
+            .iter()
+            .map(|p| p.record.trade_date)
+            .max()
+            .unwrap_or(self.today);
+        let others = repo::transactions::window_other_sources(
+            txn,
+            self.account_id,
+            &self.source,
+            min - window,
+            max + window,
+        )
+        .await?;
+        let already: HashSet<Uuid> = repo::transactions::aliased_originals(
+            txn,
+            self.account_id,
+            others.iter().map(|o| o.id).collect(),
+        )
+        .await?
+        .into_iter()
+        .collect();
+        let asset_keys = if others.is_empty() {
+            HashMap::new()
+        } else {
+            repo::assets::by_ids(txn, others.iter().filter_map(|o| o.asset_id).collect()).await?
+        };
+        let mut candidates: HashMap<String, Vec<(NaiveDate, Uuid, String)>> = HashMap::new();
+        for o in &others {
+            if already.contains(&o.id) || self.matched_originals.contains(&o.id) {
+                continue;
+            }
+            let asset_key = o
+                .asset_id
+                .and_then(|a| asset_keys.get(&a))
+                .map(|a| a.asset_key.as_str())
+                .unwrap_or_default();
+            let key = match_key(
+                &o.kind,
+                asset_key,
+                opt_dec_from_db(o.quantity.as_deref())?,
+                dec_from_db(&o.amount)?,
+            );
+            candidates
+                .entry(key)
+                .or_default()
+                .push((o.trade_date, o.id, o.source.clone()));
+        }
+
+        let now = Utc::now();
+        let mut rows = Vec::with_capacity(prepared.len());
+        for p in prepared {
+            let r = &p.record;
+            let tombstoned = self
+                .tombstoned_ids
+                .contains(&(self.source.clone(), p.source_id.clone()))
+                || self.tombstoned_fingerprints.contains(&p.fingerprint);
+            let mut outcome = "new";
+            let mut alias_of = None;
+            let mut match_reason = None;
+            if tombstoned {
+                counts.deleted_before += 1;
+                outcome = "deleted";
+            } else {
+                let asset_key = r
+                    .asset
+                    .as_ref()
+                    .map(|a| a.asset_id.as_str())
+                    .unwrap_or_default();
+                let key = match_key(r.kind.as_str(), asset_key, r.quantity, r.amount);
+                if let Some(list) = candidates.get_mut(&key)
+                    && let Some(pos) = list.iter().position(|(d, _, _)| {
+                        (*d - r.trade_date).num_days().unsigned_abs() <= self.match_window_days
+                    })
+                {
+                    let (date, id, source) = list.remove(pos);
+                    self.matched_originals.insert(id);
+                    alias_of = Some(id);
+                    match_reason = Some(format!(
+                        "same type, asset, quantity and amount as the {source} record of {date} (within {} days)",
+                        self.match_window_days
+                    ));
+                    outcome = "alias";
+                }
+            }
+            if dry_run {
+                counts.preview.push(PreviewRecord {
+                    line: p.line,
+                    source_id: p.source_id.clone(),
+                    kind: r.kind.as_str().to_string(),
+                    trade_date: r.trade_date,
+                    amount: r.amount,
+                    currency: r.currency.clone(),
+                    symbol: r.asset.as_ref().map(|a| a.symbol.clone()),
+                    outcome: outcome.to_string(),
+                });
+                continue;
+            }
+            if tombstoned {
+                continue;
+            }
+            let asset_id = match &r.asset {
+                Some(a) => Some(asset_ids.get(&a.asset_id).copied().ok_or_else(|| {
+                    crate::error::ServiceError::Unexpected(anyhow::anyhow!(
+                        "asset {} was not stored",
+                        a.asset_id
+                    ))
+                })?),
+                None => None,
+            };
+            if alias_of.is_some() {
+                counts.aliased += 1;
+            }
+            rows.push(transaction::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                account_id: Set(self.account_id),
+                asset_id: Set(asset_id),
+                kind: Set(r.kind.as_str().to_string()),
+                trade_date: Set(r.trade_date),
+                settle_date: Set(r.settle_date),
+                quantity: Set(r.quantity.map(dec_to_db)),
+                price: Set(r.price.map(dec_to_db)),
+                amount: Set(dec_to_db(r.amount)),
+                fee: Set(r.fee.map(dec_to_db)),
+                currency: Set(r.currency.clone()),
+                description: Set(r.description.clone()),
+                source: Set(self.source.clone()),
+                source_id: Set(p.source_id),
+                fingerprint: Set(p.fingerprint),
+                import_job_id: Set(self.job_id),
+                created_at: Set(now),
+                occurrence: Set(p.occurrence),
+                alias_of: Set(alias_of),
+                match_reason: Set(match_reason),
+            });
+        }
+        if dry_run {
+            // A dry run still reports exact-id duplicates: look them up without writing.
+            let ids: Vec<String> = counts
+                .preview
+                .iter()
+                .filter(|p| p.outcome == "new")
+                .map(|p| p.source_id.clone())
+                .collect();
+            let existing: HashSet<String> =
+                repo::transactions::existing_source_ids(txn, self.account_id, &self.source, ids)
+                    .await?
+                    .into_iter()
+                    .collect();
+            for p in &mut counts.preview {
+                if p.outcome == "new" && existing.contains(&p.source_id) {
+                    p.outcome = "duplicate".to_string();
+                }
+            }
+            counts.duplicates = counts
+                .preview
+                .iter()
+                .filter(|p| p.outcome == "duplicate")
+                .count() as i64;
+            counts.inserted = 0;
+            return Ok(counts);
+        }
+        let attempted = rows.len() as i64;
+        let inserted = repo::transactions::insert_new(txn, rows).await? as i64;
+        counts.inserted = inserted;
+        counts.duplicates = attempted - inserted;
+        // Aliases that collided with an existing row were duplicates, not new aliases.
+        if counts.duplicates > 0 {
+            counts.aliased = counts.aliased.min(inserted);
+        }
+        Ok(counts)
+    }
+}
+
+/// Positions derived from an account's transactions: average cost; splits change quantity
+/// only; transfers and mergers move quantity (incoming at their stated value); fees are part
+/// of `amount` and so of cost; cash per currency is the sum of amounts.
+///
+/// # Errors
+/// Database errors.
+pub async fn derive_holdings(
+    db: &impl ConnectionTrait,
+    account_id: Uuid,
+) -> ServiceResult<Vec<DerivedHolding>> {
+    let rows = repo::transactions::all_for_account(db, account_id).await?;
+    let asset_rows =
+        repo::assets::by_ids(db, rows.iter().filter_map(|t| t.asset_id).collect()).await?;
+    #[derive(Default)]
+    struct Position {
+        quantity: Decimal,
+        cost: Decimal,
+        last_price: Option<Decimal>,
+        last_date: Option<NaiveDate>,
+    }
+    let mut positions: HashMap<Uuid, Position> = HashMap::new();
+    let mut cash: HashMap<String, Decimal> = HashMap::new();
+    for t in rows {
+        let amount = dec_from_db(&t.amount)?;
+        *cash.entry(t.currency.clone()).or_default() += amount;
+        let Some(asset_id) = t.asset_id else { continue };
+        let quantity = opt_dec_from_db(t.quantity.as_deref())?.unwrap_or_default();
+        let price = opt_dec_from_db(t.price.as_deref())?;
+        let p = positions.entry(asset_id).or_default();
+        match t.kind.as_str() {
+            "buy" => {
+                p.quantity += quantity;
+                p.cost += -amount;
+            }
+            "sell" => {
+                if p.quantity > Decimal::ZERO {
+                    let avg = p.cost / p.quantity;
+                    p.cost -= avg * quantity.min(p.quantity);
+                }
+                p.quantity -= quantity;
+            }
+            "split" => p.quantity += quantity,
+            "transfer" | "merger" => {
+                if quantity >= Decimal::ZERO {
+                    p.cost += price.map_or(Decimal::ZERO, |px| px * quantity);
+                } else if p.quantity > Decimal::ZERO {
+                    let avg = p.cost / p.quantity;
+                    p.cost -= avg * (-quantity).min(p.quantity);
+                }
+                p.quantity += quantity;
+            }
+            _ => {}
+        }
+        if price.is_some() && (p.last_date.is_none() || p.last_date <= Some(t.trade_date)) {
+            p.last_price = price;
+            p.last_date = Some(t.trade_date);
+        }
+        if p.quantity.is_zero() {
+            p.cost = Decimal::ZERO;
+        }
+    }
+    let mut out = Vec::new();
+    for (asset_id, p) in positions {
+        if p.quantity.is_zero() {
+            continue;
+        }
+        let asset = asset_rows.get(&asset_id);
+        out.push(DerivedHolding {
+            asset_key: asset.map(|a| a.asset_key.clone()).unwrap_or_default(),
+            asset_id: Some(asset_id),
+            asset_ref: None,
+            currency: asset.map_or_else(|| "USD".to_string(), |a| a.currency.clone()),
+            quantity: p.quantity,
+            cost_basis: Some(round_money(p.cost)),
+            price: p.last_price,
+            market_value: p.last_price.map(|px| round_money(px * p.quantity)),
+        });
+    }
+    for (currency, amount) in cash {
+        if amount.is_zero() {
+            continue;
+        }
+        out.push(DerivedHolding {
+            asset_key: format!("CASH:{currency}"),
+            asset_id: None,
+            asset_ref: Some(AssetRef {
+                asset_id: format!("CASH:{currency}"),
+                symbol: currency.clone(),
+                name: format!("{currency} cash"),
+                class: AssetClass::Cash,
+                currency: currency.clone(),
+                exchange: None,
+            }),
+            currency,
+            quantity: amount,
+            cost_basis: Some(amount),
+            price: Some(Decimal::ONE),
+            market_value: Some(amount),
+        });
+    }
+    out.sort_by(|a, b| a.asset_key.cmp(&b.asset_key));
+    Ok(out)
+}
+
+/// Rounds a money value to cents (banker's rounding), the one place this happens.
+#[must_use]
+pub fn round_money(d: Decimal) -> Decimal {
+    d.round_dp(2)
+}
+
+/// A position computed from transactions.
+#[derive(Debug, Clone)]
+pub struct DerivedHolding {
+    pub asset_key: String,
+    /// The stored asset, when there is one (cash positions have only `asset_ref`).
+    pub asset_id: Option<Uuid>,
+    pub asset_ref: Option<AssetRef>,
+    pub currency: String,
+    pub quantity: Decimal,
+    pub cost_basis: Option<Decimal>,
+    pub price: Option<Decimal>,
+    pub market_value: Option<Decimal>,
+}
+
+/// Differences between reported and derived positions, per asset.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ReconciliationDiff {
+    pub asset_id: String,
+    pub reported: Decimal,
+    pub derived: Decimal,
+    pub difference: Decimal,
+}
+
+/// Compares reported positions with positions derived from transactions (cash excluded: a
+/// source's cash includes interest and fees it may not report as transactions).
+#[must_use]
+pub fn reconcile(
+    reported: &[ReportedHolding],
+    derived: &[DerivedHolding],
+) -> Vec<ReconciliationDiff> {
+    let mut by_key: HashMap<&str, (Decimal, Decimal)> = HashMap::new();
+    for h in reported
+        .iter()
+        .filter(|h| h.asset.class != AssetClass::Cash)
+    {
+        by_key.entry(h.asset.asset_id.as_str()).or_default().0 += h.quantity;
+    }
+    for d in derived.iter().filter(|d| d.asset_id.is_some()) {
+        by_key.entry(d.asset_key.as_str()).or_default().1 += d.quantity;
+    }
+    let mut out: Vec<ReconciliationDiff> = by_key
+        .into_iter()
+        .filter(|(_, (r, d))| r != d)
+        .map(|(k, (r, d))| ReconciliationDiff {
+            asset_id: k.to_string(),
+            reported: r,
+            derived: d,
+            difference: r - d,
+        })
+        .collect();
+    out.sort_by(|a, b| a.asset_id.cmp(&b.asset_id));
+    out
+}
+
+/// Stores derived positions as the account's holdings (replacing the old ones).
+///
+/// # Errors
+/// Database errors.
+pub async fn store_derived_holdings(
+    db: &impl ConnectionTrait,
+    account_id: Uuid,
+    source: &str,
+    derived: &[DerivedHolding],
+) -> ServiceResult<usize> {
+    let cash_refs: Vec<&AssetRef> = derived
+        .iter()
+        .filter_map(|d| d.asset_ref.as_ref())
+        .collect();
+    let cash_ids = repo::assets::ensure(db, &cash_refs).await?;
+    let now = Utc::now();
+    let rows: Vec<holding::ActiveModel> = derived
+        .iter()
+        .filter_map(|d| {
+            let asset_id = d.asset_id.or_else(|| cash_ids.get(&d.asset_key).copied())?;
+            Some(holding::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                account_id: Set(account_id),
+                asset_id: Set(asset_id),
+                quantity: Set(dec_to_db(d.quantity)),
+                cost_basis: Set(d.cost_basis.map(dec_to_db)),
+                price: Set(d.price.map(dec_to_db)),
+                market_value: Set(d.market_value.map(dec_to_db)),
+                currency: Set(d.currency.clone()),
+                as_of: Set(now),
+                source: Set(source.to_string()),
+                updated_at: Set(now),
+            })
+        })
+        .collect();
+    let n = rows.len();
+    repo::holdings::replace_for_account(db, account_id, rows).await?;
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn rec(kind: TransactionType, amount: &str) -> Record {
+        Record {
+            source_id: String::new(),
+            kind,
+            trade_date: NaiveDate::from_ymd_opt(2026, 1, 5).expect("date"),
+            settle_date: None,
+            asset: Some(AssetRef {
+                asset_id: "EQUITY:XNAS:AAPL".into(),
+                symbol: "AAPL".into(),
+                name: "Apple".into(),
+                class: AssetClass::Equity,
+                currency: "USD".into(),
+                exchange: Some("XNAS".into()),
+            }),
+            quantity: Some(Decimal::from(10)),
+            price: Some(Decimal::from(100)),
+            amount: Decimal::from_str(amount).expect("dec"),
+            fee: None,
+            currency: "USD".into(),
+            description: None,
+        }
+    }
+
+    #[test]
+    fn validation_enforces_signs_currency_and_dates() {
+        let today = NaiveDate::from_ymd_opt(2026, 2, 1).expect("date");
+        assert!(validate(&rec(TransactionType::Buy, "-1000"), today).is_ok());
+        assert_eq!(
+            validate(&rec(TransactionType::Buy, "1000"), today)
+                .expect_err("bad")
+                .0,
+            "amount"
+        );
+        assert_eq!(
+            validate(&rec(TransactionType::Sell, "-1"), today)
+                .expect_err("bad")
+                .0,
+            "amount"
+        );
+        let mut r = rec(TransactionType::Buy, "-1");
+        r.currency = "usd".into();
+        assert_eq!(validate(&r, today).expect_err("bad").0, "currency");
+        let mut r = rec(TransactionType::Buy, "-1");
+        r.trade_date = NaiveDate::from_ymd_opt(2027, 1, 1).expect("date");
+        assert_eq!(validate(&r, today).expect_err("bad").0, "trade_date");
+        let mut r = rec(TransactionType::Buy, "-1");
+        r.quantity = Some(Decimal::ZERO);
+        assert_eq!(validate(&r, today).expect_err("bad").0, "quantity");
+        assert!(
+            validate(&rec(TransactionType::Dividend, "-3"), today).is_ok(),
+            "reversals exist"
+        );
+    }
+
+    #[test]
+    fn fingerprints_ignore_trailing_zeros_but_not_values() {
+        let id = Uuid::now_v7();
+        let a = rec(TransactionType::Buy, "-1000.50");
+        let b = rec(TransactionType::Buy, "-1000.5");
+        let c = rec(TransactionType::Buy, "-1000.51");
+        assert_eq!(fingerprint(id, &a), fingerprint(id, &b));
+        assert_ne!(fingerprint(id, &a), fingerprint(id, &c));
+        assert_ne!(fingerprint(id, &a), fingerprint(Uuid::now_v7(), &a));
+    }
+
+    #[test]
+    fn reconciliation_lists_differences_per_asset() {
+        let reported = vec![ReportedHolding {
+            asset: rec(TransactionType::Buy, "0").asset.expect("asset"),
+            quantity: Decimal::from(12),
+            cost_basis: None,
+            price: None,
+            market_value: None,
+            as_of: Utc::now(),
+        }];
+        let derived = vec![DerivedHolding {
+            asset_key: "EQUITY:XNAS:AAPL".into(),
+            asset_id: Some(Uuid::now_v7()),
+            asset_ref: None,
+            currency: "USD".into(),
+            quantity: Decimal::from(10),
+            cost_basis: None,
+            price: None,
+            market_value: None,
+        }];
+        let diffs = reconcile(&reported, &derived);
+        assert_eq!(diffs.len(), 1);
+        assert_eq!(diffs[0].difference, Decimal::from(2));
+        assert!(reconcile(&[], &[]).is_empty());
+    }
+}
+
+/// Stores the positions a source reports as the account's holdings (replacing the old ones).
+///
+/// # Errors
+/// Database errors.
+pub async fn store_reported_holdings(
+    db: &impl ConnectionTrait,
+    account_id: Uuid,
+    source: &str,
+    reported: &[ReportedHolding],
+) -> ServiceResult<usize> {
+    let refs: Vec<&AssetRef> = reported.iter().map(|h| &h.asset).collect();
+    let ids = repo::assets::ensure(db, &refs).await?;
+    let now = Utc::now();
+    let rows: Vec<holding::ActiveModel> = reported
+        .iter()
+        .filter_map(|h| {
+            let asset_id = ids.get(&h.asset.asset_id).copied()?;
+            Some(holding::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                account_id: Set(account_id),
+                asset_id: Set(asset_id),
+                quantity: Set(dec_to_db(h.quantity)),
+                cost_basis: Set(h.cost_basis.map(dec_to_db)),
+                price: Set(h.price.map(dec_to_db)),
+                market_value: Set(h.market_value.map(dec_to_db)),
+                currency: Set(h.asset.currency.clone()),
+                as_of: Set(h.as_of),
+                source: Set(source.to_string()),
+                updated_at: Set(now),
+            })
+        })
+        .collect();
+    let n = rows.len();
+    repo::holdings::replace_for_account(db, account_id, rows).await?;
+    Ok(n)
+}
+
+/// An unusual record worth a look.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Anomaly {
+    /// large_trade, balance_jump.
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<Uuid>,
+    pub message: String,
+}
+
+/// Trades of this job far larger than the account's usual size (10x the median of its buys
+/// and sells, once there are at least 5), and a balance that moved by more than half.
+///
+/// # Errors
+/// Database errors.
+pub async fn detect_anomalies(
+    db: &impl ConnectionTrait,
+    account_id: Uuid,
+    job_id: Uuid,
+    previous_balance: Option<Decimal>,
+    new_balance: Option<Decimal>,
+) -> ServiceResult<Vec<Anomaly>> {
+    let mut out = Vec::new();
+    let trades = repo::transactions::trade_amounts(db, account_id).await?;
+    if trades.len() >= 5 {
+        let mut sizes: Vec<Decimal> = trades.iter().map(|(_, _, a)| a.abs()).collect();
+        sizes.sort_unstable();
+        let median = sizes[sizes.len() / 2];
+        if median > Decimal::ZERO {
+            for (id, job, amount) in &trades {
+                if *job == Some(job_id) && amount.abs() > median * Decimal::from(10) {
+                    out.push(Anomaly {
+                        kind: "large_trade".into(),
+                        transaction_id: Some(*id),
+                        message: format!(
+                            "trade of {} is more than 10x the account's median trade ({median})",
+                            amount.abs()
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    if let (Some(old), Some(new)) = (previous_balance, new_balance)
+        && old > Decimal::ZERO
+        && ((new - old).abs() / old) > Decimal::new(5, 1)
+    {
+        out.push(Anomaly {
+            kind: "balance_jump".into(),
+            transaction_id: None,
+            message: format!("balance moved from {old} to {new}"),
+        });
+    }
+    Ok(out)
+}
+
+/// The data quality score of a job, 0 to 100: failed records cost up to 50 points,
+/// reconciliation differences 2 each (up to 20), anomalies 5 each (up to 20).
+#[must_use]
+pub fn quality_score(fetched: i64, failed: i64, differences: usize, anomalies: usize) -> Decimal {
+    let mut score = Decimal::from(100);
+    if fetched > 0 {
+        score -= (Decimal::from(50) * Decimal::from(failed) / Decimal::from(fetched))
+            .min(Decimal::from(50));
+    }
+    score -= Decimal::from((differences * 2).min(20) as i64);
+    score -= Decimal::from((anomalies * 5).min(20) as i64);
+    score.max(Decimal::ZERO).round_dp(1)
+}
