@@ -8,6 +8,11 @@ use base64::Engine;
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 use serde::Deserialize;
 
+mod market;
+pub use market::{
+    MarketDataSettings, PriceSettings, PrioritySettings, ProviderSettings, ProvidersSettings,
+};
+
 /// All settings of one server process.
 #[derive(Clone, Deserialize)]
 pub struct Settings {
@@ -18,6 +23,15 @@ pub struct Settings {
     pub log: LogSettings,
     pub graphql: GraphqlSettings,
     pub jobs: JobSettings,
+    /// Market-data providers (`[providers.<name>]`).
+    #[serde(default)]
+    pub providers: ProvidersSettings,
+    /// The fallback chain and the quote endpoints (`[market_data]`).
+    #[serde(default)]
+    pub market_data: MarketDataSettings,
+    /// The price-update scheduler (`[prices]`).
+    #[serde(default)]
+    pub prices: PriceSettings,
     /// Where the generated master key lives when `TRIBUTARY_SECRET_KEY` is not set.
     pub secret_key_file: Option<PathBuf>,
     /// The master key from `TRIBUTARY_SECRET_KEY` (base64 of 32 bytes).
@@ -165,6 +179,9 @@ impl std::fmt::Debug for Settings {
             .field("log", &self.log)
             .field("graphql", &self.graphql)
             .field("jobs", &self.jobs)
+            .field("providers", &self.providers)
+            .field("market_data", &self.market_data)
+            .field("prices", &self.prices)
             .field("secret_key_file", &self.secret_key_file)
             .field("secret_key", &self.secret_key)
             .finish()
@@ -286,6 +303,7 @@ impl Settings {
                     .map_err(|m| ConfigError(format!("TRIBUTARY_SECRET_KEY {m}")))?,
             );
         }
+        settings.providers.apply_plan_env_keys(&lookup);
         settings.validate()?;
         Ok(settings)
     }
@@ -338,6 +356,10 @@ impl Settings {
                 return fail("database.url (DATABASE_URL) must start with sqlite: or postgres://");
             }
         }
+        self.market_data.validate()?;
+        self.prices.validate()?;
+        tributary_connectors::market::MarketData::new(self.market_data_config())
+            .map_err(|e| ConfigError(format!("market data: {e}")))?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| ConfigError(format!("log.level is not a valid filter: {e}")))?;
         Ok(())

@@ -185,6 +185,9 @@ impl Application {
         let server = server.run();
         let shared = ctx.clone().into_inner();
         let mut background = crate::jobs::worker::spawn(shared.clone(), settings.jobs.workers);
+        if settings.prices.scheduler_enabled {
+            background.push(crate::jobs::prices::spawn(shared.clone()));
+        }
         if settings.jobs.scheduler_enabled {
             background.push(crate::jobs::scheduler::spawn(shared));
         }

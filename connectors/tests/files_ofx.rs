@@ -139,7 +139,8 @@ fn qfx_credit_card_statement_reads_compact_sgml() {
             (TransactionType::Fee, dec!(-39.00)),
         ]
     );
-    assert!(s.transactions.iter().all(|r| r.line == 15 || r.line > 15));
+    let lines: Vec<u64> = s.transactions.iter().map(|r| r.line).collect();
+    assert_eq!(lines, vec![15, 16, 17, 18, 19, 20]);
     assert_eq!(s.balance.as_ref().map(|b| b.amount), Some(dec!(-1375.74)));
     assert_eq!(
         s.balance.as_ref().map(|b| b.as_of.to_rfc3339()),

@@ -57,7 +57,7 @@ impl Rng {
     fn byte(&mut self) -> u8 {
         // Bias towards bytes that matter to the parsers.
         const SPECIAL: &[u8] = b"<>/\n\r,;\"&[]:.-+0123456789\t|\xEF\xBB\xBF\x80\xFF\x00";
-        if self.next() % 2 == 0 {
+        if self.next().is_multiple_of(2) {
             SPECIAL[self.below(SPECIAL.len())]
         } else {
             (self.next() & 0xFF) as u8
@@ -223,10 +223,10 @@ fn mutated_fixtures_never_panic() {
 fn random_bytes_never_panic() {
     let profiles = profiles();
     let mut rng = Rng(0xDEAD_BEEF_CAFE_F00D);
-    for round in 0..200 {
+    for round in 0..200_u32 {
         let len = rng.below(4096);
         let mut bytes: Vec<u8> = (0..len).map(|_| rng.byte()).collect();
-        if round % 3 == 0 {
+        if round.is_multiple_of(3) {
             let mut with_header = b"OFXHEADER:100\nDATA:OFXSGML\nCHARSET:1252\n\n<OFX>".to_vec();
             with_header.append(&mut bytes);
             bytes = with_header;

@@ -93,6 +93,27 @@ pub struct AppOptions {
     pub env: Vec<(String, String)>,
 }
 
+/// No test reaches the internet: every market-data provider points at an unroutable loopback
+/// port unless the test points it at its own mock (later pairs win), and the price scheduler
+/// is off (tests call `jobs::prices::tick` with their own clock).
+#[must_use]
+pub fn offline_market_env() -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = ["TIINGO", "YAHOO", "ALPHA_VANTAGE", "COINGECKO"]
+        .iter()
+        .map(|name| {
+            (
+                format!("TRIBUTARY__PROVIDERS__{name}__BASE_URL"),
+                "http://127.0.0.1:9".to_string(),
+            )
+        })
+        .collect();
+    env.push((
+        "TRIBUTARY__PRICES__SCHEDULER_ENABLED".into(),
+        "false".into(),
+    ));
+    env
+}
+
 /// Starts the app with defaults.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(AppOptions::default()).await
@@ -128,6 +149,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
             sqlite_path = Some(path);
         }
     }
+    env.extend(offline_market_env());
     env.extend(options.env);
     let mut settings = Settings::load_from(None, &env).expect("test settings load");
     settings.secret_key = Some(SecretKeyMaterial::from_base64(&base64_key()).expect("test key"));
@@ -620,5 +642,55 @@ impl GraphqlWs {
     /// Closes the connection politely.
     pub async fn close(mut self) {
         let _ = self.stream.close(None).await;
+    }
+}
+
+/// Starts another app (another node) on the same database as `first`, with its secret key, as
+/// a second `tributary serve` process sharing one database would run.
+pub async fn spawn_app_on(first: &TestApp, options: AppOptions) -> TestApp {
+    use secrecy::ExposeSecret;
+    LazyLock::force(&LOG_CAPTURE);
+    let database_url = first
+        .settings
+        .database
+        .url
+        .as_ref()
+        .expect("the first app's database URL")
+        .expose_secret()
+        .to_string();
+    let data_dir = std::env::temp_dir().join(format!("tributary-test-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&data_dir).expect("temp dir");
+    let mut env: Vec<(String, String)> = vec![
+        ("TRIBUTARY__DATA_DIR".into(), data_dir.display().to_string()),
+        ("TRIBUTARY__SERVER__PORT".into(), "0".into()),
+        ("TRIBUTARY__SERVER__WORKERS".into(), "2".into()),
+        ("TRIBUTARY__DATABASE__MAX_CONNECTIONS".into(), "5".into()),
+        (
+            "TRIBUTARY__SERVER__SHUTDOWN_TIMEOUT_SECS".into(),
+            "1".into(),
+        ),
+        ("DATABASE_URL".into(), database_url),
+    ];
+    env.extend(offline_market_env());
+    env.extend(options.env);
+    let mut settings = Settings::load_from(None, &env).expect("test settings load");
+    settings.secret_key = first.settings.secret_key.clone();
+    let app = Application::build(settings.clone())
+        .await
+        .expect("app builds");
+    let port = app.port();
+    let ctx = app.context();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        ctx,
+        data_dir,
+        sqlite_path: first.sqlite_path.clone(),
+        settings,
     }
 }

@@ -59,6 +59,25 @@ pub struct Holding {
     pub currency: String,
     pub as_of: DateTime<Utc>,
     pub source: String,
+    /// The position valued at the latest stored quote (set by the market service).
+    pub valuation: Option<HoldingValuation>,
+}
+
+/// A holding valued from stored market data (no provider call on the read path).
+#[derive(Debug, Clone)]
+pub struct HoldingValuation {
+    /// Latest stored quote, in `currency`.
+    pub market_price: Option<Decimal>,
+    /// Quantity × market price, or the source-reported value when there is no quote.
+    pub market_value: Option<Decimal>,
+    /// Currency of `market_price` and `market_value`.
+    pub currency: String,
+    /// Provider of the price (the holding's source when the value is source-reported).
+    pub price_source: Option<String>,
+    pub price_as_of: Option<DateTime<Utc>>,
+    /// `market_value` converted with stored FX rates; `None` when no rate is stored.
+    pub value_in_base_currency: Option<Decimal>,
+    pub base_currency: String,
 }
 
 /// An instrument.
@@ -89,6 +108,10 @@ pub struct Transaction {
     pub source: String,
     pub source_id: String,
     pub import_job_id: Option<Uuid>,
+    pub account_id: AccountId,
+    /// The earlier record of the same event from another source, when this is an alias.
+    pub alias_of: Option<Uuid>,
+    pub match_reason: Option<String>,
 }
 
 /// A personal API token (never with its secret).
@@ -132,6 +155,20 @@ pub struct ImportJob {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    pub attempt: i32,
+    pub max_attempts: i32,
+    pub next_run_at: Option<DateTime<Utc>>,
+    pub progress: i32,
+    pub cursor_in: Option<String>,
+    pub cursor_out: Option<String>,
+    pub warnings: serde_json::Value,
+    pub errors: serde_json::Value,
+    pub reconciliation: Option<serde_json::Value>,
+    pub anomalies: serde_json::Value,
+    pub quality_score: Option<Decimal>,
+    pub duration_ms: Option<i64>,
+    pub format: Option<String>,
+    pub dry_run: bool,
 }
 
 /// A page of results and the cursor for the next one.

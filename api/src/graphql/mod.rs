@@ -3,6 +3,7 @@
 //! types, never from entities.
 
 mod loaders;
+mod market;
 mod mutation;
 mod query;
 mod scalars;
@@ -20,12 +21,13 @@ use crate::error::ServiceError;
 use crate::routes::extract::AppJson;
 use crate::services::AppContext;
 
+pub use market::Query;
 pub use mutation::MutationRoot;
 pub use query::QueryRoot;
 pub use subscription::SubscriptionRoot;
 
 /// The schema type.
-pub type TributarySchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+pub type TributarySchema = Schema<Query, MutationRoot, SubscriptionRoot>;
 
 /// The authentication outcome of a GraphQL request, available to every resolver.
 #[derive(Clone)]
@@ -37,13 +39,17 @@ pub fn build_schema(
     ctx: Option<web::Data<AppContext>>,
     settings: &crate::config::GraphqlSettings,
 ) -> TributarySchema {
-    let mut builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
-        .limit_depth(settings.max_depth)
-        .limit_complexity(settings.max_complexity)
-        .data(Limits {
-            max_page_size: settings.max_page_size,
-        })
-        .extension(ErrorCodes);
+    let mut builder = Schema::build(
+        Query(QueryRoot, market::MarketQuery),
+        MutationRoot,
+        SubscriptionRoot,
+    )
+    .limit_depth(settings.max_depth)
+    .limit_complexity(settings.max_complexity)
+    .data(Limits {
+        max_page_size: settings.max_page_size,
+    })
+    .extension(ErrorCodes);
     if let Some(ctx) = ctx {
         builder = builder.data(ctx);
     }

@@ -187,6 +187,74 @@ impl MutationRoot {
         Ok(true)
     }
 
+    /// Queue a failed, partial or cancelled sync job again.
+    async fn retry_import_job(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+    ) -> async_graphql::Result<ImportJob> {
+        let user = writer(ctx)?;
+        Ok(app(ctx)?
+            .import_jobs()
+            .retry(&user.actor(), id)
+            .await
+            .map_err(to_gql)?
+            .into())
+    }
+
+    /// Cancel a queued job, or ask a running one to stop after its current page.
+    async fn cancel_import_job(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+    ) -> async_graphql::Result<ImportJob> {
+        let user = writer(ctx)?;
+        Ok(app(ctx)?
+            .import_jobs()
+            .cancel(&user.actor(), id)
+            .await
+            .map_err(to_gql)?
+            .into())
+    }
+
+    /// Queue a sync of every integrated account; the same `idempotencyKey` returns the same jobs.
+    async fn sync_all(
+        &self,
+        ctx: &Context<'_>,
+        idempotency_key: Option<String>,
+    ) -> async_graphql::Result<Vec<ImportJob>> {
+        let user = writer(ctx)?;
+        if let Some(k) = &idempotency_key
+            && (k.trim().is_empty() || k.len() > 200)
+        {
+            return Err(to_gql(crate::error::ServiceError::validation(
+                "idempotencyKey",
+                "must be 1 to 200 characters",
+            )));
+        }
+        let jobs = app(ctx)?
+            .import_jobs()
+            .sync_all(&user.actor(), idempotency_key.as_deref().map(str::trim))
+            .await
+            .map_err(to_gql)?;
+        Ok(jobs.into_iter().map(Into::into).collect())
+    }
+
+    /// Queue a sync of one account (run by the workers; follow it with `importJobProgress`).
+    async fn sync_account(
+        &self,
+        ctx: &Context<'_>,
+        account_id: Uuid,
+    ) -> async_graphql::Result<ImportJob> {
+        let user = writer(ctx)?;
+        Ok(app(ctx)?
+            .import_jobs()
+            .sync_account(&user.actor(), AccountId(account_id))
+            .await
+            .map_err(to_gql)?
+            .into())
+    }
+
     /// Update the display name or base currency.
     async fn update_me(
         &self,

@@ -13,7 +13,7 @@ use crate::domain::AccountId;
 
 pub struct QueryRoot;
 
-#[Object]
+#[Object(name = "CoreQuery")]
 impl QueryRoot {
     /// The signed-in user.
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
@@ -123,6 +123,10 @@ impl QueryRoot {
         &self,
         ctx: &Context<'_>,
         account_id: Option<Uuid>,
+        status: Option<String>,
+        source: Option<String>,
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        to: Option<chrono::DateTime<chrono::Utc>>,
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, ImportJob>> {
@@ -132,7 +136,13 @@ impl QueryRoot {
             .import_jobs()
             .list(
                 user.id,
-                account_id.map(AccountId),
+                crate::services::import_jobs::JobQuery {
+                    account: account_id.map(AccountId),
+                    status,
+                    source,
+                    from,
+                    to,
+                },
                 after.as_deref(),
                 Some(limit),
             )

@@ -283,10 +283,21 @@ pub struct Holding {
     pub quantity: Decimal,
     pub cost_basis: Option<Decimal>,
     pub price: Option<Decimal>,
+    /// The current market value: quantity × the latest stored quote, or the value the source
+    /// reported when no quote is stored (in `marketCurrency`).
     pub market_value: Option<Decimal>,
     pub currency: String,
     pub as_of: DateTime<Utc>,
     pub source: String,
+    /// The latest stored quote, in `marketCurrency`.
+    pub market_price: Option<Decimal>,
+    pub market_currency: Option<String>,
+    /// Provider of the price (or the holding's source for a source-reported value).
+    pub price_source: Option<String>,
+    pub price_as_of: Option<DateTime<Utc>>,
+    /// `marketValue` in the user's base currency, converted with stored FX rates.
+    pub value_in_base_currency: Option<Decimal>,
+    pub base_currency: Option<String>,
 }
 
 impl From<domain::Holding> for Holding {
@@ -297,10 +308,20 @@ impl From<domain::Holding> for Holding {
             quantity: h.quantity,
             cost_basis: h.cost_basis,
             price: h.price,
-            market_value: h.market_value,
+            market_value: h
+                .valuation
+                .as_ref()
+                .and_then(|v| v.market_value)
+                .or(h.market_value),
             currency: h.currency,
             as_of: h.as_of,
             source: h.source,
+            market_price: h.valuation.as_ref().and_then(|v| v.market_price),
+            market_currency: h.valuation.as_ref().map(|v| v.currency.clone()),
+            price_source: h.valuation.as_ref().and_then(|v| v.price_source.clone()),
+            price_as_of: h.valuation.as_ref().and_then(|v| v.price_as_of),
+            value_in_base_currency: h.valuation.as_ref().and_then(|v| v.value_in_base_currency),
+            base_currency: h.valuation.map(|v| v.base_currency),
         }
     }
 }
@@ -365,11 +386,41 @@ pub struct ImportJob {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    pub attempt: i32,
+    pub max_attempts: i32,
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// 0 to 100.
+    pub progress: i32,
+    pub cursor_in: Option<String>,
+    pub cursor_out: Option<String>,
+    pub warnings: Json<serde_json::Value>,
+    /// Record-level errors: `{line?, source_id?, field?, message}`.
+    pub errors: Json<serde_json::Value>,
+    pub reconciliation: Option<Json<serde_json::Value>>,
+    pub anomalies: Json<serde_json::Value>,
+    pub quality_score: Option<Decimal>,
+    pub duration_ms: Option<i64>,
+    pub format: Option<String>,
+    pub dry_run: bool,
 }
 
 impl From<domain::ImportJob> for ImportJob {
     fn from(j: domain::ImportJob) -> Self {
         Self {
+            attempt: j.attempt,
+            max_attempts: j.max_attempts,
+            next_run_at: j.next_run_at,
+            progress: j.progress,
+            cursor_in: j.cursor_in,
+            cursor_out: j.cursor_out,
+            warnings: Json(j.warnings),
+            errors: Json(j.errors),
+            reconciliation: j.reconciliation.map(Json),
+            anomalies: Json(j.anomalies),
+            quality_score: j.quality_score,
+            duration_ms: j.duration_ms,
+            format: j.format,
+            dry_run: j.dry_run,
             id: j.id,
             account_id: j.account_id.map(|a| a.0),
             source: j.source,

@@ -1,6 +1,7 @@
 //! The import pipeline's moving parts: the runner that executes one claimed job, the worker
 //! pool that claims jobs from the database, and the scheduler that enqueues due accounts.
 
+pub mod prices;
 pub mod runner;
 pub mod scheduler;
 pub mod worker;

@@ -73,3 +73,11 @@ pub async fn by_ids(
     }
     Ok(out)
 }
+
+/// An asset by its stable key.
+pub async fn by_key(db: &impl ConnectionTrait, key: &str) -> Result<Option<asset::Model>, DbErr> {
+    asset::Entity::find()
+        .filter(asset::Column::AssetKey.eq(key))
+        .one(db)
+        .await
+}

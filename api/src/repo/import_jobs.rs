@@ -19,18 +19,40 @@ pub async fn find_owned(
         .await
 }
 
-/// The owner's jobs, newest first, optionally for one account, before the cursor id.
+/// Filters for listing jobs.
+#[derive(Debug, Default, Clone)]
+pub struct JobFilter {
+    pub account_id: Option<Uuid>,
+    pub status: Option<String>,
+    pub source: Option<String>,
+    pub from: Option<chrono::DateTime<Utc>>,
+    pub to: Option<chrono::DateTime<Utc>>,
+}
+
+/// The owner's jobs, newest first, filtered, before the cursor id.
 pub async fn list_owned(
     db: &impl ConnectionTrait,
     owner: Uuid,
-    account_id: Option<Uuid>,
+    filter: &JobFilter,
     before: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<import_job::Model>, DbErr> {
     use sea_orm::{QueryOrder, QuerySelect};
     let mut q = import_job::Entity::find().filter(import_job::Column::UserId.eq(owner));
-    if let Some(account_id) = account_id {
+    if let Some(account_id) = filter.account_id {
         q = q.filter(import_job::Column::AccountId.eq(account_id));
+    }
+    if let Some(status) = &filter.status {
+        q = q.filter(import_job::Column::Status.eq(status.clone()));
+    }
+    if let Some(source) = &filter.source {
+        q = q.filter(import_job::Column::Source.eq(source.clone()));
+    }
+    if let Some(from) = filter.from {
+        q = q.filter(import_job::Column::CreatedAt.gte(from));
+    }
+    if let Some(to) = filter.to {
+        q = q.filter(import_job::Column::CreatedAt.lte(to));
     }
     if let Some(before) = before {
         q = q.filter(import_job::Column::Id.lt(before));

@@ -11,6 +11,7 @@ pub mod assets;
 pub mod audit;
 pub mod holdings;
 pub mod import_jobs;
+pub mod market;
 pub mod refresh_tokens;
 pub mod transactions;
 pub mod users;

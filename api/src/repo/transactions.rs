@@ -191,3 +191,114 @@ pub async fn trade_amounts(
         .map(|(id, job, amount)| Ok((id, job, super::dec_from_db(&amount)?)))
         .collect()
 }
+
+/// One transaction of an account the caller already resolved through its owner.
+pub async fn find_in_account(
+    db: &impl ConnectionTrait,
+    account_id: Uuid,
+    id: Uuid,
+) -> Result<Option<transaction::Model>, DbErr> {
+    transaction::Entity::find()
+        .filter(transaction::Column::Id.eq(id))
+        .filter(transaction::Column::AccountId.eq(account_id))
+        .one(db)
+        .await
+}
+
+/// Deletes one transaction of an account and leaves a tombstone so syncs do not bring it back.
+pub async fn delete_with_tombstone(
+    db: &impl ConnectionTrait,
+    row: &transaction::Model,
+) -> Result<(), DbErr> {
+    use sea_orm::{ActiveModelTrait, Set};
+    use tributary_entity::transaction_tombstone as tomb;
+    tomb::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        account_id: Set(row.account_id),
+        source: Set(row.source.clone()),
+        source_id: Set(row.source_id.clone()),
+        fingerprint: Set(row.fingerprint.clone()),
+        deleted_at: Set(chrono::Utc::now()),
+    }
+    .insert(db)
+    .await?;
+    // Aliases of this row point at nothing now: they become the record of the event.
+    transaction::Entity::update_many()
+        .col_expr(
+            transaction::Column::AliasOf,
+            sea_orm::sea_query::Expr::value(Option::<Uuid>::None),
+        )
+        .filter(transaction::Column::AliasOf.eq(row.id))
+        .exec(db)
+        .await?;
+    transaction::Entity::delete_by_id(row.id).exec(db).await?;
+    Ok(())
+}
+
+/// Filters for the cross-account list.
+#[derive(Debug, Default, Clone)]
+pub struct OwnedTxFilter {
+    pub account_id: Option<Uuid>,
+    pub kinds: Vec<String>,
+    pub asset_id: Option<Uuid>,
+    pub source: Option<String>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub include_aliases: bool,
+}
+
+/// A page of the owner's transactions across accounts, newest first, after the cursor.
+pub async fn list_owned(
+    db: &impl ConnectionTrait,
+    owner: Uuid,
+    filter: &OwnedTxFilter,
+    after: Option<(NaiveDate, Uuid)>,
+    limit: u64,
+) -> Result<Vec<transaction::Model>, DbErr> {
+    use sea_orm::sea_query::Query;
+    use tributary_entity::account;
+    let mut owned = Query::select();
+    owned
+        .column(account::Column::Id)
+        .from(account::Entity)
+        .and_where(account::Column::UserId.eq(owner));
+    if let Some(a) = filter.account_id {
+        owned.and_where(account::Column::Id.eq(a));
+    }
+    let mut q = transaction::Entity::find()
+        .filter(transaction::Column::AccountId.in_subquery(owned.to_owned()));
+    if !filter.kinds.is_empty() {
+        q = q.filter(transaction::Column::Kind.is_in(filter.kinds.clone()));
+    }
+    if let Some(asset) = filter.asset_id {
+        q = q.filter(transaction::Column::AssetId.eq(asset));
+    }
+    if let Some(source) = &filter.source {
+        q = q.filter(transaction::Column::Source.eq(source.clone()));
+    }
+    if let Some(from) = filter.from {
+        q = q.filter(transaction::Column::TradeDate.gte(from));
+    }
+    if let Some(to) = filter.to {
+        q = q.filter(transaction::Column::TradeDate.lte(to));
+    }
+    if !filter.include_aliases {
+        q = q.filter(transaction::Column::AliasOf.is_null());
+    }
+    if let Some((date, id)) = after {
+        q = q.filter(
+            Condition::any()
+                .add(transaction::Column::TradeDate.lt(date))
+                .add(
+                    Condition::all()
+                        .add(transaction::Column::TradeDate.eq(date))
+                        .add(transaction::Column::Id.lt(id)),
+                ),
+        );
+    }
+    q.order_by_desc(transaction::Column::TradeDate)
+        .order_by_desc(transaction::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}

@@ -148,11 +148,25 @@ pub struct HoldingDto {
     pub cost_basis: Option<Decimal>,
     #[schema(value_type = Option<String>)]
     pub price: Option<Decimal>,
+    /// The current market value: quantity × the latest stored quote, or the value the source
+    /// reported when no quote is stored (in `market_currency`).
     #[schema(value_type = Option<String>)]
     pub market_value: Option<Decimal>,
     pub currency: String,
     pub as_of: DateTime<Utc>,
     pub source: String,
+    /// The latest stored quote (decimal string), in `market_currency`.
+    #[schema(value_type = Option<String>)]
+    pub market_price: Option<Decimal>,
+    /// Currency of `market_price` and `market_value`.
+    pub market_currency: Option<String>,
+    /// Provider of the price (or the holding's source for a source-reported value).
+    pub price_source: Option<String>,
+    pub price_as_of: Option<DateTime<Utc>>,
+    /// `market_value` in the user's base currency, converted with stored FX rates.
+    #[schema(value_type = Option<String>)]
+    pub value_in_base_currency: Option<Decimal>,
+    pub base_currency: Option<String>,
 }
 
 impl From<Holding> for HoldingDto {
@@ -163,10 +177,20 @@ impl From<Holding> for HoldingDto {
             quantity: h.quantity,
             cost_basis: h.cost_basis,
             price: h.price,
-            market_value: h.market_value,
+            market_value: h
+                .valuation
+                .as_ref()
+                .and_then(|v| v.market_value)
+                .or(h.market_value),
             currency: h.currency,
             as_of: h.as_of,
             source: h.source,
+            market_price: h.valuation.as_ref().and_then(|v| v.market_price),
+            market_currency: h.valuation.as_ref().map(|v| v.currency.clone()),
+            price_source: h.valuation.as_ref().and_then(|v| v.price_source.clone()),
+            price_as_of: h.valuation.as_ref().and_then(|v| v.price_as_of),
+            value_in_base_currency: h.valuation.as_ref().and_then(|v| v.value_in_base_currency),
+            base_currency: h.valuation.map(|v| v.base_currency),
         }
     }
 }
@@ -195,11 +219,19 @@ pub struct TransactionDto {
     pub source: String,
     pub source_id: String,
     pub import_job_id: Option<Uuid>,
+    pub account_id: Uuid,
+    /// The earlier record of the same event from another source, when this is an alias.
+    pub alias_of: Option<Uuid>,
+    /// Why it was matched as an alias.
+    pub match_reason: Option<String>,
 }
 
 impl From<Transaction> for TransactionDto {
     fn from(t: Transaction) -> Self {
         Self {
+            account_id: t.account_id.0,
+            alias_of: t.alias_of,
+            match_reason: t.match_reason,
             id: t.id,
             kind: t.kind,
             trade_date: t.trade_date,

@@ -1,6 +1,6 @@
 //! `/api/import-jobs`: the caller's sync and import runs.
 
-use actix_web::{get, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -33,11 +33,51 @@ pub struct ImportJobDto {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// Attempts made so far, and the most allowed.
+    pub attempt: i32,
+    pub max_attempts: i32,
+    /// When a queued retry runs next.
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// 0 to 100.
+    pub progress: i32,
+    pub cursor_in: Option<String>,
+    pub cursor_out: Option<String>,
+    #[schema(value_type = Vec<Object>)]
+    pub warnings: serde_json::Value,
+    /// Record-level errors: `{line?, source_id?, field?, message}`.
+    #[schema(value_type = Vec<Object>)]
+    pub errors: serde_json::Value,
+    /// `{compared, differences: [{asset_id, reported, derived, difference}]}`.
+    #[schema(value_type = Option<Object>)]
+    pub reconciliation: Option<serde_json::Value>,
+    /// `[{kind, transaction_id?, message}]`.
+    #[schema(value_type = Vec<Object>)]
+    pub anomalies: serde_json::Value,
+    /// 0 to 100.
+    #[schema(value_type = Option<String>)]
+    pub quality_score: Option<rust_decimal::Decimal>,
+    pub duration_ms: Option<i64>,
+    pub format: Option<String>,
+    pub dry_run: bool,
 }
 
 impl From<ImportJob> for ImportJobDto {
     fn from(j: ImportJob) -> Self {
         Self {
+            attempt: j.attempt,
+            max_attempts: j.max_attempts,
+            next_run_at: j.next_run_at,
+            progress: j.progress,
+            cursor_in: j.cursor_in,
+            cursor_out: j.cursor_out,
+            warnings: j.warnings,
+            errors: j.errors,
+            reconciliation: j.reconciliation,
+            anomalies: j.anomalies,
+            quality_score: j.quality_score,
+            duration_ms: j.duration_ms,
+            format: j.format,
+            dry_run: j.dry_run,
             id: j.id,
             account_id: j.account_id.map(|a| a.0),
             source: j.source,
@@ -63,6 +103,14 @@ impl From<ImportJob> for ImportJobDto {
 pub struct ImportJobParams {
     /// Only this account's jobs.
     pub account_id: Option<Uuid>,
+    /// queued, running, succeeded, partial, failed or cancelled.
+    pub status: Option<String>,
+    /// An integration type (`demo`) or file format (`csv`, `ofx`).
+    pub source: Option<String>,
+    /// Created at or after (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Created at or before (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
     /// Page size, 1 to 200 (default 50).
     pub limit: Option<u64>,
     /// The `next_cursor` of the previous page.
@@ -89,14 +137,16 @@ pub async fn list_import_jobs(
     q: AppQuery<ImportJobParams>,
 ) -> Result<web::Json<ListResponse<ImportJobDto>>, ServiceError> {
     let q = q.0;
+    let filter = crate::services::import_jobs::JobQuery {
+        account: q.account_id.map(AccountId),
+        status: q.status,
+        source: q.source,
+        from: q.from,
+        to: q.to,
+    };
     let page = ctx
         .import_jobs()
-        .list(
-            user.id,
-            q.account_id.map(AccountId),
-            q.cursor.as_deref(),
-            q.limit,
-        )
+        .list(user.id, filter, q.cursor.as_deref(), q.limit)
         .await?;
     Ok(web::Json(ListResponse::from_page(page, ImportJobDto::from)))
 }
@@ -120,4 +170,127 @@ pub async fn get_import_job(
     id: web::Path<Uuid>,
 ) -> Result<web::Json<ImportJobDto>, ServiceError> {
     Ok(web::Json(ctx.import_jobs().get(user.id, *id).await?.into()))
+}
+
+/// Queue a failed, partial or cancelled sync job again.
+#[utoipa::path(
+    tag = "import-jobs",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "Queued again", body = ImportJobDto),
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Read-only API token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Still active, a file import, or another job is active", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/import-jobs/{id}/retry")]
+pub async fn retry_import_job(
+    ctx: web::Data<AppContext>,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<ImportJobDto>, ServiceError> {
+    Ok(web::Json(
+        ctx.import_jobs().retry(&user.actor(), *id).await?.into(),
+    ))
+}
+
+/// Cancel a queued job, or ask a running one to stop after its current page.
+#[utoipa::path(
+    tag = "import-jobs",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "Cancelled (or cancellation requested)", body = ImportJobDto),
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Read-only API token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The job already ended", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/import-jobs/{id}/cancel")]
+pub async fn cancel_import_job(
+    ctx: web::Data<AppContext>,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<ImportJobDto>, ServiceError> {
+    Ok(web::Json(
+        ctx.import_jobs().cancel(&user.actor(), *id).await?.into(),
+    ))
+}
+
+/// Queue a sync of every integrated account (the workers run them). Send an
+/// `Idempotency-Key` header to make retries of this request safe.
+#[utoipa::path(
+    tag = "import-jobs",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeating a request with the same key returns the same jobs")),
+    responses(
+        (status = 202, description = "Jobs queued (or already active)", body = Vec<ImportJobDto>),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Read-only API token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Malformed Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/sync")]
+pub async fn sync_all(
+    ctx: web::Data<AppContext>,
+    user: CurrentUser,
+    req: HttpRequest,
+) -> Result<HttpResponse, ServiceError> {
+    let key = idempotency_key(&req)?;
+    let jobs = ctx
+        .import_jobs()
+        .sync_all(&user.actor(), key.as_deref())
+        .await?;
+    Ok(HttpResponse::Accepted().json(jobs.into_iter().map(ImportJobDto::from).collect::<Vec<_>>()))
+}
+
+/// Queue a sync of one account (the workers run it).
+#[utoipa::path(
+    tag = "import-jobs",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Account id")),
+    responses(
+        (status = 202, description = "Queued", body = ImportJobDto),
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Read-only API token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account, or no integration", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A sync is already queued or running", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/accounts/{id}/sync")]
+pub async fn sync_account(
+    ctx: web::Data<AppContext>,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ServiceError> {
+    let job = ctx
+        .import_jobs()
+        .sync_account(&user.actor(), AccountId(*id))
+        .await?;
+    Ok(HttpResponse::Accepted().json(ImportJobDto::from(job)))
+}
+
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ServiceError> {
+    match req.headers().get("idempotency-key") {
+        None => Ok(None),
+        Some(v) => {
+            let key = v.to_str().map_err(|_| {
+                ServiceError::validation("Idempotency-Key", "must be visible ASCII")
+            })?;
+            let key = key.trim();
+            if key.is_empty() || key.len() > 200 {
+                return Err(ServiceError::validation(
+                    "Idempotency-Key",
+                    "must be 1 to 200 characters",
+                ));
+            }
+            Ok(Some(key.to_string()))
+        }
+    }
 }

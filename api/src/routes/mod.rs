@@ -8,9 +8,12 @@ pub mod auth;
 pub mod extract;
 pub mod health;
 pub mod import_jobs;
+pub mod imports;
 pub mod integrations;
+pub mod market;
 pub mod me;
 pub mod tokens;
+pub mod transactions;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -47,7 +50,26 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
         .service(integrations::refresh_integration)
         .service(import_jobs::list_import_jobs)
         .service(import_jobs::get_import_job)
-        .service(audit::list_audit_log);
+        .service(import_jobs::retry_import_job)
+        .service(import_jobs::cancel_import_job)
+        .service(import_jobs::sync_all)
+        .service(import_jobs::sync_account)
+        .service(transactions::list_all_transactions)
+        .service(imports::import_file)
+        .service(imports::get_import_profile)
+        .service(imports::set_import_profile)
+        .service(transactions::create_transaction)
+        .service(transactions::update_transaction)
+        .service(transactions::delete_transaction)
+        .service(audit::list_audit_log)
+        .service(market::get_quotes)
+        .service(market::get_prices)
+        .service(market::get_fx)
+        // Before `/assets/{asset_id}`, which would otherwise take `search` as an id.
+        .service(market::search_assets)
+        .service(market::get_asset)
+        .service(market::list_market_data_providers)
+        .service(market::get_portfolio_summary);
 }
 
 /// Mounts the operational routes at the root.
@@ -73,7 +95,10 @@ pub fn configure_ops(cfg: &mut ServiceConfig) {
         (name = "accounts", description = "Accounts, holdings and transactions"),
         (name = "integrations", description = "Per-account broker/exchange integrations"),
         (name = "import-jobs", description = "Sync and import runs"),
+        (name = "transactions", description = "Transactions across accounts, manual entries"),
+        (name = "imports", description = "CSV and OFX/QFX file import"),
         (name = "audit", description = "The caller's audit log"),
+        (name = "market-data", description = "Quotes, daily prices, FX rates, instruments, provider status and the portfolio summary"),
         (name = "admin", description = "Server administration (role admin)"),
         (name = "operations", description = "Health and metrics")
     )

@@ -260,6 +260,10 @@ impl AccountService<'_> {
         let account = self.owned(user, id).await?;
         let rows = repo::holdings::list_for_account(&self.ctx.db, account.id).await?;
         let mut by_account = self.holdings_to_domain(rows).await?;
+        self.ctx
+            .market()
+            .value_holdings(user, &mut by_account)
+            .await?;
         Ok(by_account.remove(&id).unwrap_or_default())
     }
 
@@ -279,7 +283,12 @@ impl AccountService<'_> {
             ids.iter().map(|a| a.0).collect(),
         )
         .await?;
-        self.holdings_to_domain(rows).await
+        let mut by_account = self.holdings_to_domain(rows).await?;
+        self.ctx
+            .market()
+            .value_holdings(user, &mut by_account)
+            .await?;
+        Ok(by_account)
     }
 
     async fn holdings_to_domain(
@@ -310,6 +319,7 @@ impl AccountService<'_> {
                     currency: h.currency,
                     as_of: h.as_of,
                     source: h.source,
+                    valuation: None,
                 });
         }
         Ok(out)
@@ -373,24 +383,7 @@ impl AccountService<'_> {
         };
         let items = rows
             .into_iter()
-            .map(|t| {
-                Ok(Transaction {
-                    id: t.id,
-                    kind: t.kind,
-                    trade_date: t.trade_date,
-                    settle_date: t.settle_date,
-                    asset: t.asset_id.and_then(|a| assets.get(&a)).map(asset_to_domain),
-                    quantity: opt_dec_from_db(t.quantity.as_deref())?,
-                    price: opt_dec_from_db(t.price.as_deref())?,
-                    amount: dec_from_db(&t.amount)?,
-                    fee: opt_dec_from_db(t.fee.as_deref())?,
-                    currency: t.currency,
-                    description: t.description,
-                    source: t.source,
-                    source_id: t.source_id,
-                    import_job_id: t.import_job_id,
-                })
-            })
+            .map(|t| super::transactions::to_domain(t, &assets))
             .collect::<ServiceResult<Vec<_>>>()?;
         Ok(Page { items, next_cursor })
     }
@@ -411,7 +404,7 @@ pub(crate) fn encode_tx_cursor(date: NaiveDate, id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(format!("{date}|{id}"))
 }
 
-fn decode_tx_cursor(c: &str) -> ServiceResult<(NaiveDate, Uuid)> {
+pub(crate) fn decode_tx_cursor(c: &str) -> ServiceResult<(NaiveDate, Uuid)> {
     let raw = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad_cursor())?;
     let text = String::from_utf8(raw).map_err(|_| bad_cursor())?;
     let (d, id) = text.split_once('|').ok_or_else(bad_cursor)?;

@@ -2,7 +2,9 @@
 
 use uuid::Uuid;
 
-use super::{AppContext, page_limit};
+use sea_orm::{ActiveModelTrait, Set};
+
+use super::{Actor, AppContext, audit, page_limit};
 use crate::domain::{AccountId, ImportJob, Page, UserId};
 use crate::error::{ServiceError, ServiceResult};
 use crate::repo;
@@ -12,7 +14,23 @@ pub struct ImportJobService<'a> {
 }
 
 pub(crate) fn to_domain(m: tributary_entity::import_job::Model) -> ImportJob {
+    let json = |s: &Option<String>| s.as_deref().and_then(|t| serde_json::from_str(t).ok());
+    let list = |s: &Option<String>| json(s).unwrap_or_else(|| serde_json::Value::Array(Vec::new()));
     ImportJob {
+        attempt: m.attempt,
+        max_attempts: m.max_attempts,
+        next_run_at: m.next_run_at,
+        progress: m.progress,
+        cursor_in: m.cursor_in.clone(),
+        cursor_out: m.cursor_out.clone(),
+        warnings: list(&m.warnings),
+        errors: list(&m.errors),
+        reconciliation: json(&m.reconciliation),
+        anomalies: list(&m.anomalies),
+        quality_score: m.quality_score.as_deref().and_then(|q| q.parse().ok()),
+        duration_ms: m.duration_ms,
+        format: m.format.clone(),
+        dry_run: m.dry_run,
         id: m.id,
         account_id: m.account_id.map(AccountId),
         source: m.source,
@@ -51,19 +69,32 @@ impl ImportJobService<'_> {
             .ok_or(ServiceError::NotFound)
     }
 
-    /// The caller's jobs, newest first; for one account when given (which must be theirs).
+    /// The caller's jobs, newest first, filtered; an account filter must name their account.
     ///
     /// # Errors
-    /// `NotFound` for another user's account, `Validation` for a malformed cursor.
+    /// `NotFound` for another user's account, `Validation` for a bad status or cursor.
     pub async fn list(
         &self,
         user: UserId,
-        account: Option<AccountId>,
+        filter: JobQuery,
         cursor: Option<&str>,
         limit: Option<u64>,
     ) -> ServiceResult<Page<ImportJob>> {
-        if let Some(account) = account {
+        if let Some(account) = filter.account {
             self.ctx.accounts().owned(user, account).await?;
+        }
+        if let Some(status) = &filter.status
+            && !STATUSES.contains(&status.as_str())
+        {
+            return Err(ServiceError::validation(
+                "status",
+                format!("must be one of {}", STATUSES.join(", ")),
+            ));
+        }
+        if let (Some(from), Some(to)) = (filter.from, filter.to)
+            && from > to
+        {
+            return Err(ServiceError::validation("from", "must not be after `to`"));
         }
         let before = cursor
             .filter(|c| !c.is_empty())
@@ -73,14 +104,16 @@ impl ImportJobService<'_> {
             })
             .transpose()?;
         let limit = page_limit(limit);
-        let rows = repo::import_jobs::list_owned(
-            &self.ctx.db,
-            user.0,
-            account.map(|a| a.0),
-            before,
-            limit + 1,
-        )
-        .await?;
+        let repo_filter = repo::import_jobs::JobFilter {
+            account_id: filter.account.map(|a| a.0),
+            status: filter.status,
+            source: filter.source.map(|s| s.to_ascii_lowercase()),
+            from: filter.from,
+            to: filter.to,
+        };
+        let rows =
+            repo::import_jobs::list_owned(&self.ctx.db, user.0, &repo_filter, before, limit + 1)
+                .await?;
         let has_more = rows.len() as u64 > limit;
         let items: Vec<ImportJob> = rows
             .into_iter()
@@ -94,4 +127,175 @@ impl ImportJobService<'_> {
         };
         Ok(Page { items, next_cursor })
     }
+
+    /// Puts a finished sync job back in the queue (a fresh set of attempts).
+    ///
+    /// # Errors
+    /// `NotFound` unless the caller owns the job; `Conflict` for a job that is still active,
+    /// a file import (the file is not kept), or an account with another active job.
+    pub async fn retry(&self, actor: &Actor, id: Uuid) -> ServiceResult<ImportJob> {
+        let job = repo::import_jobs::find_owned(&self.ctx.db, actor.user_id.0, id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        if matches!(job.status.as_str(), "queued" | "running") {
+            return Err(ServiceError::Conflict(
+                "the job is still queued or running".into(),
+            ));
+        }
+        if job.trigger == "upload" {
+            return Err(ServiceError::Conflict(
+                "a file import cannot be retried: upload the file again".into(),
+            ));
+        }
+        let mut m: tributary_entity::import_job::ActiveModel = job.into();
+        m.status = Set("queued".into());
+        m.attempt = Set(0);
+        m.next_run_at = Set(None);
+        m.finished_at = Set(None);
+        m.lease_owner = Set(None);
+        m.lease_expires_at = Set(None);
+        m.cancel_requested = Set(false);
+        let updated = m.update(&self.ctx.db).await.map_err(|e| {
+            if repo::is_unique_violation(&e) {
+                ServiceError::Conflict(
+                    "another sync of this account is already queued or running".into(),
+                )
+            } else {
+                e.into()
+            }
+        })?;
+        audit::record(
+            &self.ctx.db,
+            Some(actor.user_id.0),
+            "import_job.retried",
+            Some(("import_job", id.to_string())),
+            None,
+            actor.ip.as_deref(),
+        )
+        .await?;
+        Ok(to_domain(updated))
+    }
+
+    /// Cancels a queued job at once, or asks a running one to stop after its current page
+    /// (what it committed stays).
+    ///
+    /// # Errors
+    /// `NotFound` unless the caller owns the job; `Conflict` when it already ended.
+    pub async fn cancel(&self, actor: &Actor, id: Uuid) -> ServiceResult<ImportJob> {
+        let job = repo::import_jobs::find_owned(&self.ctx.db, actor.user_id.0, id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        let mut m: tributary_entity::import_job::ActiveModel = job.clone().into();
+        match job.status.as_str() {
+            "queued" => {
+                m.status = Set("cancelled".into());
+                m.finished_at = Set(Some(chrono::Utc::now()));
+                m.error = Set(Some("cancelled by the user".into()));
+            }
+            "running" => m.cancel_requested = Set(true),
+            _ => {
+                return Err(ServiceError::Conflict(format!(
+                    "the job already ended ({})",
+                    job.status
+                )));
+            }
+        }
+        let updated = m.update(&self.ctx.db).await?;
+        audit::record(
+            &self.ctx.db,
+            Some(actor.user_id.0),
+            "import_job.cancelled",
+            Some(("import_job", id.to_string())),
+            None,
+            actor.ip.as_deref(),
+        )
+        .await?;
+        Ok(to_domain(updated))
+    }
+
+    /// Queues a sync of one account, run by the workers.
+    ///
+    /// # Errors
+    /// `NotFound` unless the caller owns the account and it has an integration; `Conflict`
+    /// when a sync is already queued or running.
+    pub async fn sync_account(
+        &self,
+        actor: &Actor,
+        account: AccountId,
+    ) -> ServiceResult<ImportJob> {
+        let row = self.ctx.accounts().owned(actor.user_id, account).await?;
+        let kind = row.integration_type.clone().ok_or(ServiceError::NotFound)?;
+        let job = self
+            .ctx
+            .integrations()
+            .enqueue(&row, &kind, "api", None)
+            .await?;
+        Ok(to_domain(job))
+    }
+
+    /// Queues a sync of every integrated account of the caller. With an idempotency key, a
+    /// repeated request returns the jobs of the first one instead of queuing more.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn sync_all(
+        &self,
+        actor: &Actor,
+        idempotency_key: Option<&str>,
+    ) -> ServiceResult<Vec<ImportJob>> {
+        let accounts =
+            repo::accounts::list_owned(&self.ctx.db, actor.user_id.0, None, 10_000).await?;
+        let mut jobs = Vec::new();
+        for row in accounts {
+            let Some(kind) = row.integration_type.clone() else {
+                continue;
+            };
+            let key = idempotency_key.map(|k| format!("{k}:{}", row.id));
+            if let Some(k) = &key
+                && let Some(existing) =
+                    repo::import_jobs::find_by_idempotency_key(&self.ctx.db, actor.user_id.0, k)
+                        .await?
+            {
+                jobs.push(to_domain(existing));
+                continue;
+            }
+            match self
+                .ctx
+                .integrations()
+                .enqueue(&row, &kind, "api", key)
+                .await
+            {
+                Ok(job) => jobs.push(to_domain(job)),
+                Err(ServiceError::Conflict(_)) => {
+                    if let Some(active) =
+                        repo::import_jobs::find_active(&self.ctx.db, row.id).await?
+                    {
+                        jobs.push(to_domain(active));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(jobs)
+    }
+}
+
+/// Every job status.
+pub const STATUSES: [&str; 6] = [
+    "queued",
+    "running",
+    "succeeded",
+    "partial",
+    "failed",
+    "cancelled",
+];
+
+/// Job list filters as given by the caller.
+#[derive(Debug, Default)]
+pub struct JobQuery {
+    pub account: Option<AccountId>,
+    pub status: Option<String>,
+    pub source: Option<String>,
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
 }

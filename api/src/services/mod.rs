@@ -6,10 +6,13 @@ pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod import_jobs;
+pub mod imports;
 pub mod integrations;
 pub mod keys;
 pub mod ledger;
+pub mod market;
 pub mod tokens;
+pub mod transactions;
 pub mod users;
 
 use std::sync::Arc;
@@ -33,12 +36,33 @@ pub struct AppContext {
     pub read_cache: cache::ReadCache,
     /// This process's identity as a job-lease holder.
     pub node_id: String,
+    /// The market-data provider chain (quotes, bars, FX, search), shared by all requests.
+    pub market: Arc<tributary_connectors::market::MarketData>,
 }
 
 impl AppContext {
-    /// Builds the context from settings, an open database and the master key.
+    /// Builds the context from settings, an open database and the master key, with the
+    /// market-data chain built from `settings` (checked by `Settings::validate`).
+    ///
+    /// # Panics
+    /// When the market-data settings are invalid, which `Settings::load_from` rejects first.
     #[must_use]
-    pub fn new(settings: Arc<Settings>, mut db: DatabaseConnection, master_key: MasterKey) -> Self {
+    pub fn new(settings: Arc<Settings>, db: DatabaseConnection, master_key: MasterKey) -> Self {
+        #[allow(clippy::expect_used)]
+        let market = tributary_connectors::market::MarketData::new(settings.market_data_config())
+            .expect("market-data settings are validated when settings load");
+        Self::with_market(settings, db, master_key, Arc::new(market))
+    }
+
+    /// Builds the context around an existing market-data chain (tests inject fakes or a
+    /// manual clock through it).
+    #[must_use]
+    pub fn with_market(
+        settings: Arc<Settings>,
+        mut db: DatabaseConnection,
+        master_key: MasterKey,
+        market: Arc<tributary_connectors::market::MarketData>,
+    ) -> Self {
         let metrics = Metrics::default();
         let statements = metrics.db_statement_counter();
         db.set_metric_callback(move |_| {
@@ -72,6 +96,7 @@ impl AppContext {
             jwt,
             login_limiter,
             metrics,
+            market,
         }
     }
 
@@ -93,8 +118,17 @@ impl AppContext {
     pub fn import_jobs(&self) -> import_jobs::ImportJobService<'_> {
         import_jobs::ImportJobService { ctx: self }
     }
+    pub fn transactions(&self) -> transactions::TransactionService<'_> {
+        transactions::TransactionService { ctx: self }
+    }
+    pub fn imports(&self) -> imports::ImportService<'_> {
+        imports::ImportService { ctx: self }
+    }
     pub fn audit(&self) -> audit::AuditService<'_> {
         audit::AuditService { ctx: self }
+    }
+    pub fn market(&self) -> market::MarketService<'_> {
+        market::MarketService { ctx: self }
     }
 }
 

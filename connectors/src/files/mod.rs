@@ -27,7 +27,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::types::Transaction;
 
+pub use csv::{CsvProfile, CsvRecords};
 pub use encoding::Encoding;
+pub use ofx::{OfxFile, OfxStatement};
 
 /// The file formats [`detect_format`] tells apart. QFX (Quicken) is OFX with extra tags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -30,14 +30,30 @@ fn is_currency_symbol(c: char) -> bool {
     )
 }
 
+/// Drops an ISO currency code written before or after the number (`EUR 12,50`, `12.50 USD`).
+fn strip_currency_code(text: &str) -> &str {
+    let is_code = |s: &str| s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase());
+    if let Some((number, code)) = text.rsplit_once(is_space)
+        && is_code(code)
+    {
+        return number.trim_end_matches(is_space);
+    }
+    if let Some((code, number)) = text.split_once(is_space)
+        && is_code(code)
+    {
+        return number.trim_start_matches(is_space);
+    }
+    text
+}
+
 /// Parses `text` as a decimal in `format`.
 ///
 /// Accepts a leading `+`/`-`/`−`, a trailing `-` (some German exports), accounting parentheses
-/// `(12.50)`, currency symbols before or after the digits, and the thousands separator between
-/// digits. Anything else (letters, a second decimal separator, a comma when the format has no
+/// `(12.50)`, currency symbols or an upper-case ISO code before or after the digits, and the
+/// thousands separator between digits. Anything else (letters, a second decimal separator, a comma when the format has no
 /// thousands separator) is an error, because guessing would put a wrong amount in the ledger.
 pub(crate) fn parse_decimal(text: &str, format: NumberFormat) -> Result<Decimal, String> {
-    let trimmed = text.trim_matches(is_space);
+    let trimmed = strip_currency_code(text.trim_matches(is_space));
     if trimmed.is_empty() {
         return Err("the value is empty".to_owned());
     }
@@ -162,6 +178,8 @@ mod tests {
             Ok(dec!(1234.5))
         );
         assert_eq!(parse_decimal(".5", NumberFormat::PLAIN), Ok(dec!(0.5)));
+        assert_eq!(parse_decimal("-12,50 EUR", DE), Ok(dec!(-12.50)));
+        assert_eq!(parse_decimal("USD 1,000", US), Ok(dec!(1000)));
     }
 
     #[test]
@@ -169,6 +187,8 @@ mod tests {
         assert!(parse_decimal("1,234.56", NumberFormat::PLAIN).is_err());
         assert!(parse_decimal("1.2.3", NumberFormat::PLAIN).is_err());
         assert!(parse_decimal("12abc", NumberFormat::PLAIN).is_err());
+        assert!(parse_decimal("12 usd", NumberFormat::PLAIN).is_err());
+        assert!(parse_decimal("EUR", NumberFormat::PLAIN).is_err());
         assert!(parse_decimal("", NumberFormat::PLAIN).is_err());
         assert!(parse_decimal("-", NumberFormat::PLAIN).is_err());
         assert!(parse_decimal("1 2", NumberFormat::PLAIN).is_err());

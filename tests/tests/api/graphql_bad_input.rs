@@ -77,7 +77,7 @@ fn assert_validation(label: &str, r: &TestResponse, field: Option<&str>) {
 
 /// One row: what it is, the operation, its variables (`$a` is the user's DEMO account, `$plain`
 /// an account without integration), and the field the error must name (if one is named).
-type Case = (&'static str, &'static str, Value, Option<&'static str>);
+type Case = (&'static str, String, Value, Option<&'static str>);
 
 fn cases(account: &str, plain: &str) -> Vec<Case> {
     let ids = json!({"a": account, "plain": plain});
@@ -88,7 +88,7 @@ fn cases(account: &str, plain: &str) -> Vec<Case> {
         }
         v
     };
-    vec![
+    let fixed: Vec<(&'static str, &'static str, Value, Option<&'static str>)> = vec![
         // UUID
         (
             "UUID literal \"nope\"",
@@ -504,24 +504,21 @@ fn cases(account: &str, plain: &str) -> Vec<Case> {
             json!({}),
             None,
         ),
-        (
-            "complexity over the limit through aliases",
-            &*Box::leak(
-                format!(
-                    "{{ {} }}",
-                    (0..60)
-                        .map(|i| format!(
-                            "a{i}: accounts(first: 100) {{ edges {{ node {{ id name }} }} }}"
-                        ))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                )
-                .into_boxed_str(),
-            ),
-            json!({}),
-            None,
-        ),
-    ]
+    ];
+    let mut table: Vec<Case> = fixed
+        .into_iter()
+        .map(|(label, query, variables, field)| (label, query.to_string(), variables, field))
+        .collect();
+    let aliases: Vec<String> = (0..60)
+        .map(|i| format!("a{i}: accounts(first: 100) {{ edges {{ node {{ id name }} }} }}"))
+        .collect();
+    table.push((
+        "complexity over the limit through aliases",
+        format!("{{ {} }}", aliases.join(" ")),
+        json!({}),
+        None,
+    ));
+    table
 }
 
 #[tokio::test]

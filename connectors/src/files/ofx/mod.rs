@@ -205,8 +205,7 @@ fn sgml_codec(header: &[u8], first_line: u64) -> Result<&'static encoding_rs::En
     let mut encoding = None;
     let mut charset = None;
     let mut charset_line = first_line;
-    let mut line = first_line;
-    for raw_line in header.split(|&b| b == b'\n') {
+    for (line, raw_line) in (first_line..).zip(header.split(|&b| b == b'\n')) {
         for token in raw_line.split(|b| b.is_ascii_whitespace()) {
             let token = String::from_utf8_lossy(token);
             if let Some((key, value)) = token.split_once(':') {
@@ -220,7 +219,6 @@ fn sgml_codec(header: &[u8], first_line: u64) -> Result<&'static encoding_rs::En
                 }
             }
         }
-        line += 1;
     }
     if matches!(encoding.as_deref(), Some("UTF-8" | "UTF8" | "UNICODE")) {
         return Ok(encoding_rs::UTF_8);

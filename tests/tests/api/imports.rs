@@ -1,0 +1,266 @@
+//! File import: OFX/QFX and CSV through `POST /api/accounts/{id}/import`.
+
+use reqwest::StatusCode;
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+use tributary_tests::{TestApp, TestUser, spawn_app};
+
+const FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../connectors/tests/fixtures/files/"
+);
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{FIXTURES}{name}")).expect("fixture exists")
+}
+
+async fn upload(
+    app: &TestApp,
+    token: &str,
+    account: &str,
+    query: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> (StatusCode, Value) {
+    let form = Form::new().part("file", Part::bytes(bytes).file_name(name.to_string()));
+    let resp = app
+        .client
+        .post(format!(
+            "{}/api/accounts/{account}/import{query}",
+            app.address
+        ))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .expect("sent");
+    let status = resp.status();
+    let body = resp.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+async fn count(app: &TestApp, token: &str, account: &str) -> usize {
+    let r = app
+        .get(
+            &format!("/api/accounts/{account}/transactions?limit=200"),
+            token,
+        )
+        .await;
+    r.body["items"].as_array().map_or(0, Vec::len)
+}
+
+#[tokio::test]
+async fn an_ofx_statement_imports_once_and_a_reimport_inserts_nothing() {
+    let app = spawn_app().await;
+    let user = TestUser::register(&app).await;
+    let t = user.token();
+    let account = app.create_account(t, "Checking").await;
+    let (status, job) = upload(&app, t, &account, "", "bank.ofx", fixture("bank_v1.ofx")).await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["trigger"], "upload");
+    assert_eq!(job["source"], "ofx");
+    let inserted = job["inserted"].as_i64().expect("inserted");
+    assert!(inserted > 0);
+    assert_eq!(count(&app, t, &account).await, inserted as usize);
+    let (status, again) = upload(&app, t, &account, "", "bank.ofx", fixture("bank_v1.ofx")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(again["inserted"], 0, "{again}");
+    assert_eq!(again["duplicates"], inserted, "{again}");
+    assert_eq!(count(&app, t, &account).await, inserted as usize);
+    let jobs = app
+        .get(
+            &format!("/api/import-jobs?account_id={account}&source=ofx"),
+            t,
+        )
+        .await;
+    assert_eq!(jobs.body["items"].as_array().map(Vec::len), Some(2));
+}
+
+#[tokio::test]
+async fn a_dry_run_reports_what_would_happen_and_writes_nothing() {
+    let app = spawn_app().await;
+    let user = TestUser::register(&app).await;
+    let t = user.token();
+    let account = app.create_account(t, "Broker").await;
+    let (status, preview) = upload(
+        &app,
+        t,
+        &account,
+        "?dry_run=true",
+        "inv.ofx",
+        fixture("investment_v2.ofx"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert_eq!(preview["dry_run"], true);
+    assert!(
+        preview["would_insert"].as_u64().expect("n") > 0,
+        "{preview}"
+    );
+    assert!(!preview["records"].as_array().expect("records").is_empty());
+    assert_eq!(count(&app, t, &account).await, 0);
+    let jobs = app.get("/api/import-jobs", t).await;
+    assert_eq!(
+        jobs.body["items"].as_array().map(Vec::len),
+        Some(0),
+        "a dry run leaves no job"
+    );
+    // The real import then stores the positions the statement reports.
+    let (status, job) = upload(
+        &app,
+        t,
+        &account,
+        "",
+        "inv.ofx",
+        fixture("investment_v2.ofx"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    let holdings = app
+        .get(&format!("/api/accounts/{account}/holdings"), t)
+        .await;
+    assert!(!holdings.body.as_array().expect("holdings").is_empty());
+}
+
+#[tokio::test]
+async fn broken_files_are_refused_with_a_clear_error_and_nothing_written() {
+    let app = spawn_app().await;
+    let user = TestUser::register(&app).await;
+    let t = user.token();
+    let account = app.create_account(t, "Checking").await;
+    for (name, bytes) in [
+        ("garbage.bin", fixture("garbage.bin")),
+        ("truncated.ofx", fixture("truncated_v1.ofx")),
+        ("empty.csv", Vec::new()),
+    ] {
+        let (status, body) = upload(&app, t, &account, "", name, bytes).await;
+        assert!(status.is_client_error(), "{name}: {status} {body}");
+        assert_eq!(body["code"], "VALIDATION", "{name}: {body}");
+        assert!(
+            body["field"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("file"),
+            "{name}: {body}"
+        );
+    }
+    // A CSV needs the account's import profile first.
+    let (status, body) = upload(&app, t, &account, "", "bank.csv", fixture("utf8_bank.csv")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["field"], "import_profile");
+    assert_eq!(count(&app, t, &account).await, 0);
+    let (status, body) = upload(&app, t, &account, "?format=xls", "x", b"a".to_vec()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["field"], "format");
+}
+
+#[tokio::test]
+async fn a_csv_imports_with_the_accounts_profile_and_bad_rows_reject_or_skip() {
+    let app = spawn_app().await;
+    let user = TestUser::register(&app).await;
+    let t = user.token();
+    let account = app.create_account(t, "Checking").await;
+    let profile = json!({
+        "columns": {"date": "Date", "amount": "Amount", "currency": "Currency", "description": "Description", "id": "Reference"},
+        "default_currency": "USD"
+    });
+    let r = app
+        .put(
+            &format!("/api/accounts/{account}/import-profile"),
+            t,
+            profile.clone(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = app
+        .get(&format!("/api/accounts/{account}/import-profile"), t)
+        .await;
+    assert_eq!(r.body["columns"]["date"], "Date");
+    let r = app
+        .put(
+            &format!("/api/accounts/{account}/import-profile"),
+            t,
+            json!({"columns": {}, "bogus": 1}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+
+    let (status, job) = upload(&app, t, &account, "", "bank.csv", fixture("utf8_bank.csv")).await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let n = count(&app, t, &account).await;
+    assert!(n >= 3, "{n}");
+    // Cash holdings follow from the transactions of an account without an integration.
+    let holdings = app
+        .get(&format!("/api/accounts/{account}/holdings"), t)
+        .await;
+    assert!(
+        holdings
+            .body
+            .as_array()
+            .expect("h")
+            .iter()
+            .any(|h| h["asset"]["asset_id"] == "CASH:USD"),
+        "{}",
+        holdings.text
+    );
+
+    // A file with a bad row: rejected as a whole by default, good rows kept with skip.
+    let bad = b"Date,Description,Amount,Currency,Reference\n2024-02-01,ok,10.00,USD,B-1\n2024-02-30,bad date,5.00,USD,B-2\n".to_vec();
+    let (status, body) = upload(&app, t, &account, "", "bad.csv", bad.clone()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("line 3"),
+        "{body}"
+    );
+    assert_eq!(
+        count(&app, t, &account).await,
+        n,
+        "nothing written on reject"
+    );
+    let (status, job) = upload(&app, t, &account, "?on_error=skip", "bad.csv", bad).await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    assert_eq!(job["status"], "partial");
+    assert_eq!(job["inserted"], 1);
+    assert_eq!(job["failed"], 1);
+    assert_eq!(job["errors"][0]["line"], 3, "{job}");
+    assert_eq!(count(&app, t, &account).await, n + 1);
+}
+
+#[tokio::test]
+async fn another_users_account_cannot_be_imported_into() {
+    let app = spawn_app().await;
+    let owner = TestUser::register(&app).await;
+    let other = TestUser::register(&app).await;
+    let account = app.create_account(owner.token(), "Mine").await;
+    let (status, body) = upload(
+        &app,
+        other.token(),
+        &account,
+        "",
+        "bank.ofx",
+        fixture("bank_v1.ofx"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let r = app
+        .get(
+            &format!("/api/accounts/{account}/import-profile"),
+            other.token(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = app
+        .put(
+            &format!("/api/accounts/{account}/import-profile"),
+            other.token(),
+            json!({"columns": {"date": "Date", "amount": "Amount"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(count(&app, owner.token(), &account).await, 0);
+}
