@@ -389,6 +389,15 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_file_loads() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tributary.example.toml");
+        let s = Settings::load_from(Some(&path), &[]).expect("example loads");
+        assert_eq!(s.market_data.max_quote_symbols, 50);
+        assert!(s.prices.scheduler_enabled);
+    }
+
+    #[test]
     fn bad_market_settings_fail_naming_them() {
         for (k, v, needle) in [
             (

@@ -191,6 +191,7 @@ async fn run_inner(
         };
         let empty = page.is_empty();
         let txn = ctx.db.begin().await?;
+        repo::accounts::lock_for_write(&txn, account_id).await?;
         let batch = ledger
             .write(
                 &txn,
@@ -228,6 +229,7 @@ async fn run_inner(
     };
 
     let txn = ctx.db.begin().await?;
+    repo::accounts::lock_for_write(&txn, account_id).await?;
     let derived = ledger::derive_holdings(&txn, account_id).await?;
     let (holdings_count, differences) = match &reported {
         Some(reported) => (

@@ -107,3 +107,20 @@ pub async fn all_with_integration(db: &impl ConnectionTrait) -> Result<Vec<accou
         .all(db)
         .await
 }
+
+/// Takes the write lock for a transaction that reads before it writes. On SQLite a deferred
+/// transaction that reads first fails at once ("database is locked") when it later tries to
+/// write while another connection writes; writing first makes it wait (busy timeout) instead.
+/// On PostgreSQL it locks the account row, serializing writers of one account.
+pub async fn lock_for_write(db: &impl ConnectionTrait, account_id: Uuid) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Expr;
+    account::Entity::update_many()
+        .col_expr(
+            account::Column::UpdatedAt,
+            Expr::col(account::Column::UpdatedAt).into(),
+        )
+        .filter(account::Column::Id.eq(account_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

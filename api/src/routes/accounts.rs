@@ -318,12 +318,18 @@ pub async fn list_accounts(
     ctx: web::Data<AppContext>,
     user: CurrentUser,
     q: AppQuery<PageParams>,
-) -> Result<web::Json<ListResponse<AccountDto>>, ServiceError> {
-    let page = ctx
+) -> Result<HttpResponse, ServiceError> {
+    let cached = ctx
         .accounts()
-        .list(user.id, q.0.cursor.as_deref(), q.0.limit)
+        .list_shared(user.id, q.0.cursor.as_deref(), q.0.limit)
         .await?;
-    Ok(web::Json(ListResponse::from_page(page, AccountDto::from)))
+    let body = cached.rendered.get_or_init(|| {
+        let dto = ListResponse::from_page(cached.page.clone(), AccountDto::from);
+        serde_json::to_vec(&dto).unwrap_or_default().into()
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(web::Bytes::from_owner(body.clone())))
 }
 
 /// One account, with its integration (secrets redacted) and balance.

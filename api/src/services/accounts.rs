@@ -134,13 +134,27 @@ impl AccountService<'_> {
         cursor: Option<&str>,
         limit: Option<u64>,
     ) -> ServiceResult<Page<Account>> {
+        Ok(self.list_shared(user, cursor, limit).await?.page.clone())
+    }
+
+    /// As [`AccountService::list`], sharing the cached page (and its rendering) instead of
+    /// copying it.
+    ///
+    /// # Errors
+    /// `Validation` for a malformed cursor.
+    pub async fn list_shared(
+        &self,
+        user: UserId,
+        cursor: Option<&str>,
+        limit: Option<u64>,
+    ) -> ServiceResult<std::sync::Arc<super::cache::CachedPage>> {
         let after = cursor
             .filter(|c| !c.is_empty())
             .map(|c| Uuid::parse_str(c).map_err(|_| bad_cursor()))
             .transpose()?;
         let limit = page_limit(limit);
         let generation = match self.ctx.read_cache.get(user, after, limit) {
-            Ok(page) => return Ok(page.as_ref().clone()),
+            Ok(page) => return Ok(page),
             Err(generation) => generation,
         };
         let rows = repo::accounts::list_owned(&self.ctx.db, user.0, after, limit + 1).await?;
@@ -155,15 +169,14 @@ impl AccountService<'_> {
         } else {
             None
         };
-        let page = Page { items, next_cursor };
-        self.ctx.read_cache.put(
-            user,
-            generation,
-            after,
-            limit,
-            std::sync::Arc::new(page.clone()),
-        );
-        Ok(page)
+        let cached = std::sync::Arc::new(super::cache::CachedPage {
+            page: Page { items, next_cursor },
+            rendered: std::sync::OnceLock::new(),
+        });
+        self.ctx
+            .read_cache
+            .put(user, generation, after, limit, cached.clone());
+        Ok(cached)
     }
 
     /// Updates the given fields (and the integration, when given).

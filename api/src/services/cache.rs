@@ -21,10 +21,23 @@ const TTL: Duration = Duration::from_secs(30);
 
 type PageKey = (Option<Uuid>, u64);
 
+/// A cached page, plus its rendering by the transport that served it first (REST keeps the
+/// serialized JSON here, so a cache hit costs no serialization either).
+pub struct CachedPage {
+    pub page: Page<Account>,
+    pub rendered: std::sync::OnceLock<actix_free_bytes::Bytes>,
+}
+
+/// Plain bytes without pulling a web framework into the service layer.
+pub mod actix_free_bytes {
+    /// Serialized response bytes.
+    pub type Bytes = std::sync::Arc<[u8]>;
+}
+
 #[derive(Default)]
 struct UserEntry {
     generation: u64,
-    pages: HashMap<PageKey, (Instant, Arc<Page<Account>>)>,
+    pages: HashMap<PageKey, (Instant, Arc<CachedPage>)>,
 }
 
 /// The cache; a disabled cache stores nothing.
@@ -48,7 +61,7 @@ impl ReadCache {
         user: UserId,
         after: Option<Uuid>,
         limit: u64,
-    ) -> Result<Arc<Page<Account>>, u64> {
+    ) -> Result<Arc<CachedPage>, u64> {
         if !self.enabled {
             return Err(0);
         }
@@ -69,7 +82,7 @@ impl ReadCache {
         generation: u64,
         after: Option<Uuid>,
         limit: u64,
-        page: Arc<Page<Account>>,
+        page: Arc<CachedPage>,
     ) {
         if !self.enabled {
             return;
@@ -101,10 +114,13 @@ impl ReadCache {
 mod tests {
     use super::*;
 
-    fn page() -> Arc<Page<Account>> {
-        Arc::new(Page {
-            items: Vec::new(),
-            next_cursor: None,
+    fn page() -> Arc<CachedPage> {
+        Arc::new(CachedPage {
+            page: Page {
+                items: Vec::new(),
+                next_cursor: None,
+            },
+            rendered: std::sync::OnceLock::new(),
         })
     }
 

@@ -254,6 +254,7 @@ impl ImportService<'_> {
     ) -> ServiceResult<BatchCounts> {
         let source = format.as_str();
         let txn = self.ctx.db.begin().await?;
+        repo::accounts::lock_for_write(&txn, row.id).await?;
         let mut ledger = LedgerImport::new(
             &txn,
             row.id,

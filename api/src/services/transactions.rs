@@ -182,6 +182,7 @@ impl TransactionService<'_> {
             return Err(ServiceError::validation(field, message));
         }
         let txn = self.ctx.db.begin().await?;
+        repo::accounts::lock_for_write(&txn, row.id).await?;
         let mut ledger = LedgerImport::new(
             &txn,
             row.id,
@@ -277,6 +278,7 @@ impl TransactionService<'_> {
             return Err(ServiceError::validation(field, message));
         }
         let txn = self.ctx.db.begin().await?;
+        repo::accounts::lock_for_write(&txn, row.id).await?;
         let refs: Vec<&AssetRef> = record.asset.iter().collect();
         let ids = repo::assets::ensure(&txn, &refs).await?;
         let mut m: tributary_entity::transaction::ActiveModel = existing.into();
@@ -335,6 +337,7 @@ impl TransactionService<'_> {
     pub async fn delete(&self, actor: &Actor, account: AccountId, id: Uuid) -> ServiceResult<()> {
         let row = self.ctx.accounts().owned(actor.user_id, account).await?;
         let txn = self.ctx.db.begin().await?;
+        repo::accounts::lock_for_write(&txn, row.id).await?;
         let existing = repo::transactions::find_in_account(&txn, row.id, id)
             .await?
             .ok_or(ServiceError::NotFound)?;

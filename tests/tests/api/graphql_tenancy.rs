@@ -130,6 +130,18 @@ const CASES: &[Case] = &[
         "refreshAccount",
         "mutation($account: UUID!) { refreshAccount(accountId: $account) { id status } }",
     ),
+    mutation(
+        "retryImportJob",
+        "mutation($job: UUID!) { retryImportJob(id: $job) { id status } }",
+    ),
+    mutation(
+        "cancelImportJob",
+        "mutation($job: UUID!) { cancelImportJob(id: $job) { id status } }",
+    ),
+    mutation(
+        "syncAccount",
+        "mutation($account: UUID!) { syncAccount(accountId: $account) { id } }",
+    ),
     Case {
         label: "revokeApiToken",
         operation: "mutation($token: UUID!) { revokeApiToken(id: $token) }",
@@ -513,4 +525,48 @@ async fn subscribing_to_another_users_import_job_gives_not_found_and_no_data() {
         result["payload"]["data"]["importJobProgress"]["id"],
         a_ids.job.as_str()
     );
+}
+
+#[tokio::test]
+async fn every_graphql_field_taking_an_id_is_in_the_cross_tenant_table() {
+    let app = spawn_app().await;
+    let user = TestUser::register(&app).await;
+    let fields = "fields { name args { name type { name ofType { name } } } }";
+    let schema = app
+        .graphql_data(
+            user.token(),
+            &format!(
+                "{{ __schema {{ queryType {{ {fields} }} mutationType {{ {fields} }} subscriptionType {{ {fields} }} }} }}"
+            ),
+            json!({}),
+        )
+        .await;
+    let mut checked = 0;
+    for root in ["queryType", "mutationType", "subscriptionType"] {
+        for field in schema["__schema"][root]["fields"]
+            .as_array()
+            .expect("fields")
+        {
+            let name = field["name"].as_str().expect("name");
+            let takes_id = field["args"]
+                .as_array()
+                .expect("args")
+                .iter()
+                .any(|a| a["type"]["name"] == "UUID" || a["type"]["ofType"]["name"] == "UUID");
+            if !takes_id {
+                continue;
+            }
+            checked += 1;
+            // The subscription has its own test (over the WebSocket).
+            let covered = name == "importJobProgress"
+                || CASES
+                    .iter()
+                    .any(|c| c.label.split(['(', ' ']).next() == Some(name));
+            assert!(
+                covered,
+                "{name} takes an id but is not in the GraphQL cross-tenant table"
+            );
+        }
+    }
+    assert!(checked >= 14, "{checked} fields take ids");
 }

@@ -60,10 +60,19 @@ pub async fn wait_job(
         if done(&body) {
             return body;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "job {id} did not get there in time: {body}"
-        );
+        if tokio::time::Instant::now() >= deadline {
+            let logs: Vec<String> = tributary_tests::captured_logs()
+                .lines()
+                .filter(|l| {
+                    (l.contains(id) && l.contains("error"))
+                        || l.contains("locked")
+                        || l.contains("UNIQUE")
+                        || l.contains("\"level\":\"ERROR")
+                })
+                .map(str::to_string)
+                .collect();
+            panic!("job {id} did not get there in time: {body}\nserver log: {logs:#?}");
+        }
         tokio::time::sleep(Duration::from_millis(40)).await;
     }
 }

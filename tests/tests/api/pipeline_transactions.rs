@@ -154,7 +154,11 @@ async fn manual_transactions_derive_holdings_with_average_cost_splits_sells_and_
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let h = holdings(&app, t, &account).await;
     let aapl = h.iter().find(|x| x.0 == AAPL).expect("AAPL held");
-    assert!(close(aapl.1, 10.0), "10 bought, +10 split, -10 sold: {h:?}");
+    // 10 for 1000, +20 by the split (33.33 each), 10 sold → 20 shares for 666.67.
+    assert!(
+        close(aapl.1, 20.0) && close(aapl.2.expect("cost"), 666.67),
+        "{h:?}"
+    );
     let before = tx_rows(&app, &account).await;
     let r = app
         .post(
