@@ -168,8 +168,10 @@ count_items() {
   python3 -c 'import json,sys; b=json.load(open(sys.argv[1])); print(len(b["items"]), len(b["errors"]))' "$WORK/body"
 }
 
-wrk_report() { # label url token
-  wrk -t2 -c8 -d"${DURATION}s" --latency -H "Authorization: Bearer $3" "$2" >"$WORK/wrk.txt"
+wrk_report() { # label url token [connections]
+  local conns=${4:-8} threads=2
+  [ "$conns" -lt 2 ] && threads=1
+  wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency -H "Authorization: Bearer $3" "$2" >"$WORK/wrk.txt"
   local rps p50 p99
   rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.txt")
   p50=$(awk '$1 == "50%" {print $2}' "$WORK/wrk.txt")
@@ -233,6 +235,8 @@ awk -v t="$warm_a" 'BEGIN {printf "warm quotes, 200 symbols (cache):            
 awk -v t="$cold_b" -v n="$items_b" -v e="$errors_b" -v r="$YAHOO_PER_SECOND" 'BEGIN {printf "cold quotes, 200 symbols, Yahoo 1/symbol:      %7.1f ms wall, %6.2f ms/quote (%d priced, %d errors; floor 200/%d/s = %d ms, 200x20ms/4 = 1000 ms)\n", t*1000, t*1000/200, n, e, r, 200000/r}'
 awk -v t="$warm_b" 'BEGIN {printf "warm quotes, 200 symbols, Yahoo (cache):       %7.1f ms wall\n", t*1000}'
 awk -v t="$first" 'BEGIN {printf "first summary (fetches EUR/USD once):          %7.1f ms\n", t*1000}'
-wrk_report "warm GET /api/quotes (200 symbols)" "$BASE_A/api/quotes?symbols=$SYMS_A" "$TOKEN_A"
-wrk_report "warm GET /api/portfolio/summary (200 holdings)" "$BASE_A/api/portfolio/summary" "$TOKEN_A"
+wrk_report "warm GET /api/quotes (200 symbols), 1 connection" "$BASE_A/api/quotes?symbols=$SYMS_A" "$TOKEN_A" 1
+wrk_report "warm GET /api/quotes (200 symbols), 8 connections" "$BASE_A/api/quotes?symbols=$SYMS_A" "$TOKEN_A" 8
+wrk_report "warm GET /api/portfolio/summary, 1 connection" "$BASE_A/api/portfolio/summary" "$TOKEN_A" 1
+wrk_report "warm GET /api/portfolio/summary, 8 connections" "$BASE_A/api/portfolio/summary" "$TOKEN_A" 8
 echo "provider requests seen by the mock: $(curl -fsS "$MOCK/_counts")"

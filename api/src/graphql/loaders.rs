@@ -29,3 +29,7 @@ impl Loader<AccountId> for HoldingsLoader {
             .map_err(super::to_gql)
     }
 }
+
+/// The per-request holdings loader (cached for the request).
+pub type HoldingsDataLoader =
+    async_graphql::dataloader::DataLoader<HoldingsLoader, async_graphql::dataloader::HashMapCache>;

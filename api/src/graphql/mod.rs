@@ -167,12 +167,15 @@ pub async fn graphql_post(
     }
     let mut request = body.0;
     if let Ok(user) = &auth {
-        request = request.data(async_graphql::dataloader::DataLoader::new(
+        // Cached for the request, so the accounts resolver can prefetch a whole page's
+        // holdings in one batch and every `Account.holdings` then reads from the cache.
+        request = request.data(async_graphql::dataloader::DataLoader::with_cache(
             loaders::HoldingsLoader {
                 ctx: ctx.clone(),
                 user: user.id,
             },
             tokio::spawn,
+            async_graphql::dataloader::HashMapCache::default(),
         ));
     }
     let response = schema.execute(request.data(Auth(auth))).await;

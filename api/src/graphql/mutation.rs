@@ -255,6 +255,81 @@ impl MutationRoot {
             .into())
     }
 
+    /// Add a manual transaction (validated and deduplicated like imports).
+    async fn create_transaction(
+        &self,
+        ctx: &Context<'_>,
+        account_id: Uuid,
+        input: super::types::TransactionInput,
+    ) -> async_graphql::Result<super::types::Transaction> {
+        let user = writer(ctx)?;
+        Ok(app(ctx)?
+            .transactions()
+            .create(&user.actor(), AccountId(account_id), input.into())
+            .await
+            .map_err(to_gql)?
+            .into())
+    }
+
+    /// Correct a transaction.
+    async fn update_transaction(
+        &self,
+        ctx: &Context<'_>,
+        account_id: Uuid,
+        id: Uuid,
+        input: super::types::TransactionInput,
+    ) -> async_graphql::Result<super::types::Transaction> {
+        let user = writer(ctx)?;
+        Ok(app(ctx)?
+            .transactions()
+            .update(&user.actor(), AccountId(account_id), id, input.into())
+            .await
+            .map_err(to_gql)?
+            .into())
+    }
+
+    /// Delete a transaction; syncs and re-imports will not bring it back. Returns its id.
+    async fn delete_transaction(
+        &self,
+        ctx: &Context<'_>,
+        account_id: Uuid,
+        id: Uuid,
+    ) -> async_graphql::Result<Uuid> {
+        let user = writer(ctx)?;
+        app(ctx)?
+            .transactions()
+            .delete(&user.actor(), AccountId(account_id), id)
+            .await
+            .map_err(to_gql)?;
+        Ok(id)
+    }
+
+    /// Save the account's CSV import profile (files are uploaded over REST:
+    /// `POST /api/accounts/{id}/import`).
+    async fn set_import_profile(
+        &self,
+        ctx: &Context<'_>,
+        account_id: Uuid,
+        profile: async_graphql::Json<serde_json::Value>,
+    ) -> async_graphql::Result<async_graphql::Json<serde_json::Value>> {
+        let user = writer(ctx)?;
+        let parsed: tributary_connectors::files::CsvProfile = serde_json::from_value(profile.0)
+            .map_err(|e| {
+                to_gql(crate::error::ServiceError::validation(
+                    "profile",
+                    e.to_string(),
+                ))
+            })?;
+        let saved = app(ctx)?
+            .imports()
+            .set_profile(&user.actor(), AccountId(account_id), parsed)
+            .await
+            .map_err(to_gql)?;
+        Ok(async_graphql::Json(
+            serde_json::to_value(saved).unwrap_or_default(),
+        ))
+    }
+
     /// Update the display name or base currency.
     async fn update_me(
         &self,

@@ -36,6 +36,18 @@ impl QueryRoot {
             .list(user.id, after.as_deref(), Some(limit))
             .await
             .map_err(to_gql)?;
+        // Prefetch the page's holdings in one batch when the query asks for them, rather
+        // than relying on the loader's batching window to catch every account.
+        if ctx
+            .look_ahead()
+            .field("edges")
+            .field("node")
+            .field("holdings")
+            .exists()
+            && let Ok(loader) = ctx.data::<super::loaders::HoldingsDataLoader>()
+        {
+            loader.load_many(page.items.iter().map(|a| a.id)).await?;
+        }
         let mut conn = Connection::new(false, page.next_cursor.is_some());
         conn.edges.extend(
             page.items
@@ -119,6 +131,7 @@ impl QueryRoot {
 
     /// The caller's import jobs, newest first (optionally for one account).
     #[graphql(complexity = "first.unwrap_or(20).clamp(0, 1000) as usize * child_complexity")]
+    #[allow(clippy::too_many_arguments)]
     async fn import_jobs(
         &self,
         ctx: &Context<'_>,
@@ -190,6 +203,87 @@ impl QueryRoot {
                 .map(|e| Edge::new(e.id.to_string(), AuditEntry::from(e))),
         );
         Ok(conn)
+    }
+
+    /// The caller's transactions across accounts, newest first (aliases of another source's
+    /// record only with `includeAliases`).
+    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 1000) as usize * child_complexity")]
+    #[allow(clippy::too_many_arguments)]
+    async fn all_transactions(
+        &self,
+        ctx: &Context<'_>,
+        account_id: Option<Uuid>,
+        filter: Option<TransactionFilter>,
+        asset: Option<String>,
+        source: Option<String>,
+        include_aliases: Option<bool>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Transaction>> {
+        let user = current_user(ctx)?;
+        let limit = page_size(ctx, first)?;
+        let filter = filter.unwrap_or_default();
+        let page = app(ctx)?
+            .transactions()
+            .list(
+                user.id,
+                crate::services::transactions::AllTransactionsQuery {
+                    account: account_id.map(AccountId),
+                    kinds: filter
+                        .types
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|t| t.as_str().to_string())
+                        .collect(),
+                    asset,
+                    source,
+                    from: filter.from.map(|d| d.0),
+                    to: filter.to.map(|d| d.0),
+                    include_aliases: include_aliases.unwrap_or(false),
+                    cursor: after,
+                    limit: Some(limit),
+                },
+            )
+            .await
+            .map_err(to_gql)?;
+        let mut conn = Connection::new(false, page.next_cursor.is_some());
+        conn.edges.extend(page.items.into_iter().map(|t| {
+            Edge::new(
+                crate::services::accounts::encode_tx_cursor(t.trade_date, t.id),
+                Transaction::from(t),
+            )
+        }));
+        Ok(conn)
+    }
+
+    /// Every integration of the caller with its health and schedule (market-data providers
+    /// are in `marketDataProviders`).
+    async fn data_sources(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::types::DataSource>> {
+        let user = current_user(ctx)?;
+        let list = app(ctx)?
+            .data_sources()
+            .list(user.id)
+            .await
+            .map_err(to_gql)?;
+        Ok(list.into_iter().map(Into::into).collect())
+    }
+
+    /// The account's CSV import profile.
+    async fn import_profile(
+        &self,
+        ctx: &Context<'_>,
+        account_id: Uuid,
+    ) -> async_graphql::Result<Json<serde_json::Value>> {
+        let user = current_user(ctx)?;
+        let profile = app(ctx)?
+            .imports()
+            .profile(user.id, AccountId(account_id))
+            .await
+            .map_err(to_gql)?;
+        Ok(Json(serde_json::to_value(profile).unwrap_or_default()))
     }
 
     /// The caller's active personal API tokens (never their secrets).

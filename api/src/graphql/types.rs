@@ -1,7 +1,6 @@
 //! GraphQL object types, built from domain types.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{
     ComplexObject, Context, Enum, InputObject, Json, MaybeUndefined, SimpleObject,
 };
@@ -9,7 +8,6 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use super::loaders::HoldingsLoader;
 use super::scalars::Date;
 use super::{app, current_user, page_size, to_gql};
 use crate::domain;
@@ -170,7 +168,7 @@ impl Account {
     /// Current positions (batched across accounts by a DataLoader).
     #[graphql(complexity = "10 * child_complexity")]
     async fn holdings(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Holding>> {
-        let loader = ctx.data::<DataLoader<HoldingsLoader>>()?;
+        let loader = ctx.data::<super::loaders::HoldingsDataLoader>()?;
         let holdings = loader.load_one(domain::AccountId(self.id)).await?;
         Ok(holdings
             .unwrap_or_default()
@@ -345,11 +343,18 @@ pub struct Transaction {
     pub source: String,
     pub source_id: String,
     pub import_job_id: Option<Uuid>,
+    pub account_id: Uuid,
+    /// The earlier record of the same event from another source, when this is an alias.
+    pub alias_of: Option<Uuid>,
+    pub match_reason: Option<String>,
 }
 
 impl From<domain::Transaction> for Transaction {
     fn from(t: domain::Transaction) -> Self {
         Self {
+            account_id: t.account_id.0,
+            alias_of: t.alias_of,
+            match_reason: t.match_reason,
             id: t.id,
             kind: TransactionType::from_stored(&t.kind),
             trade_date: Date(t.trade_date),
@@ -578,5 +583,77 @@ pub(crate) fn tri<T>(v: MaybeUndefined<T>) -> Option<Option<T>> {
         MaybeUndefined::Undefined => None,
         MaybeUndefined::Null => Some(None),
         MaybeUndefined::Value(x) => Some(Some(x)),
+    }
+}
+
+/// A manual transaction.
+#[derive(InputObject)]
+pub struct TransactionInput {
+    #[graphql(name = "type")]
+    pub kind: TransactionType,
+    pub trade_date: Date,
+    pub settle_date: Option<Date>,
+    /// Ticker (`AAPL`, `VOD.L`), crypto (`BTC`) or stable asset id; required for buys and sells.
+    pub symbol: Option<String>,
+    /// equity, etf, crypto, bond, fund, option, future, other.
+    pub asset_class: Option<String>,
+    pub quantity: Option<Decimal>,
+    pub price: Option<Decimal>,
+    /// Signed cash effect.
+    pub amount: Decimal,
+    pub fee: Option<Decimal>,
+    pub currency: String,
+    pub description: Option<String>,
+}
+
+impl From<TransactionInput> for crate::services::transactions::ManualTransaction {
+    fn from(t: TransactionInput) -> Self {
+        Self {
+            kind: t.kind.as_str().to_string(),
+            trade_date: t.trade_date.0,
+            settle_date: t.settle_date.map(|d| d.0),
+            symbol: t.symbol,
+            asset_class: t.asset_class,
+            quantity: t.quantity,
+            price: t.price,
+            amount: t.amount,
+            fee: t.fee,
+            currency: t.currency,
+            description: t.description,
+        }
+    }
+}
+
+/// One integrated account on the data-source dashboard.
+#[derive(SimpleObject)]
+pub struct DataSource {
+    pub account_id: Uuid,
+    pub account_name: String,
+    #[graphql(name = "type")]
+    pub integration_type: String,
+    /// connected, error, needs_reauth or configured.
+    pub status: String,
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub sync_frequency: String,
+    pub next_sync_at: Option<DateTime<Utc>>,
+    pub quality_score: Option<Decimal>,
+    pub active_job_id: Option<Uuid>,
+}
+
+impl From<crate::services::data_sources::DataSource> for DataSource {
+    fn from(d: crate::services::data_sources::DataSource) -> Self {
+        Self {
+            account_id: d.account_id.0,
+            account_name: d.account_name,
+            integration_type: d.integration_type,
+            status: d.status,
+            last_synced_at: d.last_synced_at,
+            last_error: d.last_error,
+            sync_frequency: d.sync_frequency,
+            next_sync_at: d.next_sync_at,
+            quality_score: d.quality_score,
+            active_job_id: d.active_job_id,
+        }
     }
 }

@@ -117,7 +117,7 @@ pub async fn lock_for_write(db: &impl ConnectionTrait, account_id: Uuid) -> Resu
     account::Entity::update_many()
         .col_expr(
             account::Column::UpdatedAt,
-            Expr::col(account::Column::UpdatedAt).into(),
+            Expr::col(account::Column::UpdatedAt),
         )
         .filter(account::Column::Id.eq(account_id))
         .exec(db)

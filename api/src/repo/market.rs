@@ -112,8 +112,9 @@ pub async fn last_closes(
             .all(db)
             .await?;
         for m in rows {
-            if !out.contains_key(&m.asset_key) {
-                out.insert(m.asset_key.clone(), dec_from_db(&m.close)?);
+            if let std::collections::hash_map::Entry::Vacant(slot) = out.entry(m.asset_key.clone())
+            {
+                slot.insert(dec_from_db(&m.close)?);
             }
         }
     }
@@ -292,9 +293,10 @@ pub async fn latest_fx_touching(
         .all(db)
         .await?;
     for m in rows {
-        let key = (m.base.clone(), m.quote.clone());
-        if !out.contains_key(&key) {
-            out.insert(key, stored_fx(m)?);
+        if let std::collections::hash_map::Entry::Vacant(slot) =
+            out.entry((m.base.clone(), m.quote.clone()))
+        {
+            slot.insert(stored_fx(m)?);
         }
     }
     Ok(out)

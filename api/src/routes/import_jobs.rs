@@ -294,3 +294,70 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ServiceError> {
         }
     }
 }
+
+/// One integrated account on the data-source dashboard.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DataSourceDto {
+    pub account_id: Uuid,
+    pub account_name: String,
+    #[serde(rename = "type")]
+    pub integration_type: String,
+    /// connected, error, needs_reauth or configured.
+    pub status: String,
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    /// hourly, daily, weekly or manual.
+    pub sync_frequency: String,
+    pub next_sync_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Option<String>)]
+    pub quality_score: Option<rust_decimal::Decimal>,
+    pub active_job_id: Option<Uuid>,
+}
+
+/// The data-source dashboard: integrations and market-data providers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DataSourcesDto {
+    pub integrations: Vec<DataSourceDto>,
+    pub market_data: Vec<super::market::ProviderStatusDto>,
+}
+
+/// Every integration of the caller (status, last sync, last error, next scheduled sync,
+/// health) and the market-data providers.
+#[utoipa::path(
+    tag = "import-jobs",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The dashboard", body = DataSourcesDto),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/data-sources")]
+pub async fn list_data_sources(
+    ctx: web::Data<AppContext>,
+    user: CurrentUser,
+) -> Result<web::Json<DataSourcesDto>, ServiceError> {
+    let integrations = ctx.data_sources().list(user.id).await?;
+    Ok(web::Json(DataSourcesDto {
+        integrations: integrations
+            .into_iter()
+            .map(|d| DataSourceDto {
+                account_id: d.account_id.0,
+                account_name: d.account_name,
+                integration_type: d.integration_type,
+                status: d.status,
+                last_synced_at: d.last_synced_at,
+                last_error: d.last_error,
+                sync_frequency: d.sync_frequency,
+                next_sync_at: d.next_sync_at,
+                quality_score: d.quality_score,
+                active_job_id: d.active_job_id,
+            })
+            .collect(),
+        market_data: ctx
+            .market()
+            .providers()
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    }))
+}

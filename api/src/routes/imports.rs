@@ -117,7 +117,7 @@ pub async fn import_file(
     };
     let _ = tokio::fs::remove_file(&path).await;
     match result? {
-        ImportResult::Job(job) => Ok(HttpResponse::Created().json(ImportJobDto::from(job))),
+        ImportResult::Job(job) => Ok(HttpResponse::Created().json(ImportJobDto::from(*job))),
         ImportResult::DryRun(dry) => Ok(HttpResponse::Ok().json(serde_json::json!({
             "dry_run": true,
             "format": dry.format,

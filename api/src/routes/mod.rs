@@ -54,6 +54,7 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
         .service(import_jobs::cancel_import_job)
         .service(import_jobs::sync_all)
         .service(import_jobs::sync_account)
+        .service(import_jobs::list_data_sources)
         .service(transactions::list_all_transactions)
         .service(imports::import_file)
         .service(imports::get_import_profile)

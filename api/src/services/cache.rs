@@ -23,6 +23,7 @@ type PageKey = (Option<Uuid>, u64);
 
 /// A cached page, plus its rendering by the transport that served it first (REST keeps the
 /// serialized JSON here, so a cache hit costs no serialization either).
+#[derive(Debug)]
 pub struct CachedPage {
     pub page: Page<Account>,
     pub rendered: std::sync::OnceLock<actix_free_bytes::Bytes>,

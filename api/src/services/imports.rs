@@ -50,7 +50,7 @@ pub struct DryRun {
 /// An import's result.
 #[derive(Debug)]
 pub enum ImportResult {
-    Job(ImportJob),
+    Job(Box<ImportJob>),
     DryRun(DryRun),
 }
 
@@ -238,9 +238,9 @@ impl ImportService<'_> {
         });
         self.ctx.read_cache.invalidate(actor.user_id);
         result?;
-        Ok(ImportResult::Job(
+        Ok(ImportResult::Job(Box::new(
             self.ctx.import_jobs().get(actor.user_id, job.id).await?,
-        ))
+        )))
     }
 
     async fn write_file(

@@ -112,7 +112,7 @@ pub fn validate(r: &Record, today: NaiveDate) -> Result<(), (String, String)> {
             if r.asset.is_none() {
                 return fail("asset", "a buy or sell needs an asset");
             }
-            if !r.quantity.is_some_and(|q| q > Decimal::ZERO) {
+            if r.quantity.is_none_or(|q| q <= Decimal::ZERO) {
                 return fail("quantity", "must be positive for a buy or sell");
             }
             if r.kind == TransactionType::Buy && r.amount > Decimal::ZERO {

@@ -304,7 +304,7 @@ impl MarketService<'_> {
             }
         }
         let instruments: Vec<Instrument> = asked.iter().map(|(_, i)| i.clone()).collect();
-        let outcomes = self.fetch_quotes(&instruments, Utc::now()).await?;
+        let outcomes = self.fetch_quotes(&instruments, Utc::now(), false).await?;
         for ((symbol, _), outcome) in asked.into_iter().zip(outcomes) {
             match outcome {
                 Ok(q) => out.items.push(QuoteItem {
@@ -327,14 +327,16 @@ impl MarketService<'_> {
         &self,
         instruments: &[Instrument],
         at: DateTime<Utc>,
+        record_unchanged: bool,
     ) -> ServiceResult<Vec<Result<Quote, String>>> {
         if instruments.is_empty() {
             return Ok(Vec::new());
         }
         let keys: Vec<String> = instruments.iter().map(|i| i.asset_id.clone()).collect();
         let mut reference = repo::market::last_closes(&self.ctx.db, &keys).await?;
-        for (key, q) in repo::market::quotes_by_keys(&self.ctx.db, &keys).await? {
-            reference.entry(key).or_insert(q.price);
+        let stored = repo::market::quotes_by_keys(&self.ctx.db, &keys).await?;
+        for (key, q) in &stored {
+            reference.entry(key.clone()).or_insert(q.price);
         }
         let requests: Vec<QuoteRequest> = instruments
             .iter()
@@ -350,6 +352,19 @@ impl MarketService<'_> {
         for (instrument, outcome) in instruments.iter().zip(outcomes) {
             match outcome.value.clone() {
                 Some(q) => {
+                    // A quote identical to the stored one (a cache hit, or an unchanged
+                    // price) is not written again, so warm reads take no write lock; the
+                    // scheduler still records that it checked.
+                    let unchanged = stored.get(&q.asset_id).is_some_and(|s| {
+                        s.price == q.price
+                            && s.as_of == q.as_of
+                            && s.source == q.source
+                            && s.currency == q.currency
+                    });
+                    if unchanged && !record_unchanged {
+                        out.push(Ok(q));
+                        continue;
+                    }
                     refs.push(AssetRef {
                         asset_id: q.asset_id.clone(),
                         symbol: instrument.symbol.clone(),
@@ -660,6 +675,7 @@ impl MarketService<'_> {
         let accounts = repo::accounts::list_owned(&self.ctx.db, user.0, None, 100_000).await?;
         let ids: Vec<AccountId> = accounts.iter().map(|a| AccountId(a.id)).collect();
         let mut holdings = self.ctx.accounts().holdings_for(user, &ids).await?;
+        // `holdings_for` valued them already (stored quotes and rates).
         let missing: HashSet<String> = holdings
             .values()
             .flatten()
@@ -694,7 +710,7 @@ impl MarketService<'_> {
         now: DateTime<Utc>,
     ) -> ServiceResult<RefreshCount> {
         let instruments: Vec<Instrument> = assets.iter().map(instrument_of).collect();
-        let outcomes = self.fetch_quotes(&instruments, now).await?;
+        let outcomes = self.fetch_quotes(&instruments, now, true).await?;
         let mut count = RefreshCount::default();
         for (instrument, outcome) in instruments.iter().zip(outcomes) {
             match outcome {

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod audit;
 pub mod auth;
 pub mod cache;
+pub mod data_sources;
 pub mod import_jobs;
 pub mod imports;
 pub mod integrations;
@@ -123,6 +124,9 @@ impl AppContext {
     }
     pub fn imports(&self) -> imports::ImportService<'_> {
         imports::ImportService { ctx: self }
+    }
+    pub fn data_sources(&self) -> data_sources::DataSourceService<'_> {
+        data_sources::DataSourceService { ctx: self }
     }
     pub fn audit(&self) -> audit::AuditService<'_> {
         audit::AuditService { ctx: self }

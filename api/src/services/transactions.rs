@@ -84,6 +84,14 @@ pub(crate) fn to_domain(
     })
 }
 
+/// The request field a ledger validation error is about (`asset` is given as `symbol`).
+fn request_field(ledger_field: &str) -> String {
+    match ledger_field {
+        "asset" => "symbol".to_string(),
+        other => other.to_string(),
+    }
+}
+
 fn parse_class(field: &str, class: Option<&str>) -> ServiceResult<Option<AssetClass>> {
     let Some(c) = class else { return Ok(None) };
     let parsed = match c.to_ascii_lowercase().as_str() {
@@ -179,7 +187,7 @@ impl TransactionService<'_> {
         let id = Uuid::now_v7();
         let record = self.record(&input, format!("manual:{id}"))?;
         if let Err((field, message)) = ledger::validate(&record, chrono::Utc::now().date_naive()) {
-            return Err(ServiceError::validation(field, message));
+            return Err(ServiceError::validation(request_field(&field), message));
         }
         let txn = self.ctx.db.begin().await?;
         repo::accounts::lock_for_write(&txn, row.id).await?;
@@ -275,7 +283,7 @@ impl TransactionService<'_> {
             .ok_or(ServiceError::NotFound)?;
         let record = self.record(&input, existing.source_id.clone())?;
         if let Err((field, message)) = ledger::validate(&record, chrono::Utc::now().date_naive()) {
-            return Err(ServiceError::validation(field, message));
+            return Err(ServiceError::validation(request_field(&field), message));
         }
         let txn = self.ctx.db.begin().await?;
         repo::accounts::lock_for_write(&txn, row.id).await?;

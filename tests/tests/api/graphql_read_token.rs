@@ -61,6 +61,22 @@ const MUTATIONS: &[(&str, &str)] = &[
         "mutation($account: UUID!) { syncAccount(accountId: $account) { id } }",
     ),
     (
+        "createTransaction",
+        "mutation($account: UUID!) { createTransaction(accountId: $account, input: {type: DEPOSIT, tradeDate: \"2026-01-05\", amount: \"10\", currency: \"USD\"}) { id } }",
+    ),
+    (
+        "updateTransaction",
+        "mutation($account: UUID!, $job: UUID!) { updateTransaction(accountId: $account, id: $job, input: {type: DEPOSIT, tradeDate: \"2026-01-05\", amount: \"10\", currency: \"USD\"}) { id } }",
+    ),
+    (
+        "deleteTransaction",
+        "mutation($account: UUID!, $job: UUID!) { deleteTransaction(accountId: $account, id: $job) }",
+    ),
+    (
+        "setImportProfile",
+        "mutation($account: UUID!) { setImportProfile(accountId: $account, profile: {columns: {date: \"Date\", amount: \"Amount\"}}) }",
+    ),
+    (
         "updateMe",
         "mutation { updateMe(input: {displayName: \"read-only\", baseCurrency: \"EUR\"}) { id } }",
     ),

@@ -142,6 +142,30 @@ const CASES: &[Case] = &[
         "syncAccount",
         "mutation($account: UUID!) { syncAccount(accountId: $account) { id } }",
     ),
+    query(
+        "allTransactions(accountId)",
+        "query($account: UUID!) { allTransactions(accountId: $account) { edges { node { id } } } }",
+    ),
+    query(
+        "importProfile(accountId)",
+        "query($account: UUID!) { importProfile(accountId: $account) }",
+    ),
+    mutation(
+        "createTransaction",
+        "mutation($account: UUID!) { createTransaction(accountId: $account, input: {type: DEPOSIT, tradeDate: \"2026-01-05\", amount: \"10\", currency: \"USD\"}) { id } }",
+    ),
+    mutation(
+        "updateTransaction",
+        "mutation($account: UUID!, $job: UUID!) { updateTransaction(accountId: $account, id: $job, input: {type: DEPOSIT, tradeDate: \"2026-01-05\", amount: \"10\", currency: \"USD\"}) { id } }",
+    ),
+    mutation(
+        "deleteTransaction",
+        "mutation($account: UUID!, $job: UUID!) { deleteTransaction(accountId: $account, id: $job) }",
+    ),
+    mutation(
+        "setImportProfile",
+        "mutation($account: UUID!) { setImportProfile(accountId: $account, profile: {columns: {date: \"Date\", amount: \"Amount\"}}) }",
+    ),
     Case {
         label: "revokeApiToken",
         operation: "mutation($token: UUID!) { revokeApiToken(id: $token) }",

@@ -63,12 +63,7 @@ pub async fn wait_job(
         if tokio::time::Instant::now() >= deadline {
             let logs: Vec<String> = tributary_tests::captured_logs()
                 .lines()
-                .filter(|l| {
-                    (l.contains(id) && l.contains("error"))
-                        || l.contains("locked")
-                        || l.contains("UNIQUE")
-                        || l.contains("\"level\":\"ERROR")
-                })
+                .filter(|l| l.contains(id) || l.contains("locked") || l.contains("timed out"))
                 .map(str::to_string)
                 .collect();
             panic!("job {id} did not get there in time: {body}\nserver log: {logs:#?}");

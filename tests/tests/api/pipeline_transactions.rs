@@ -468,7 +468,6 @@ async fn invalid_manual_transactions_are_rejected_naming_the_field_and_nothing_i
 }
 
 #[tokio::test]
-#[ignore = "BUG: a buy without `symbol` is rejected naming field `asset`, which is not a request field (services/ledger.rs validate)"]
 async fn a_buy_without_a_symbol_is_rejected_naming_the_symbol_field() {
     let app = pipeline_app(&[("WORKERS", "0")]).await;
     let user = TestUser::register(&app).await;
