@@ -47,7 +47,7 @@ pub async fn run(ctx: &AppContext, job: import_job::Model) -> ServiceResult<RunO
         Ok(outcome) => Ok(outcome),
         Err(e) => {
             // An unexpected failure: record it and let the job be retried later.
-            tracing::error!(import_job_id = %job.id, error = %e, "import job crashed");
+            tracing::error!(import_job_id = %job.id, error = ?e, "import job crashed");
             let mut m: import_job::ActiveModel = job.clone().into();
             m.status = Set("queued".into());
             m.error = Set(Some("internal error; will retry".into()));

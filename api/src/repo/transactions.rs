@@ -15,7 +15,7 @@ pub async fn insert_new(
     rows: Vec<transaction::ActiveModel>,
 ) -> Result<u64, DbErr> {
     let mut inserted = 0;
-    for chunk in rows.chunks(100) {
+    for chunk in rows.chunks(500) {
         let res = transaction::Entity::insert_many(chunk.to_vec())
             .on_conflict(
                 OnConflict::columns([
@@ -134,16 +134,37 @@ pub async fn tombstones(
         .await
 }
 
-/// Every non-alias transaction of an account, oldest first (holdings derivation).
+/// The columns holdings derivation needs.
+pub type LedgerRow = (
+    String,
+    Option<Uuid>,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    NaiveDate,
+);
+
+/// Every non-alias transaction of an account, oldest first, with only the columns holdings
+/// derivation needs (kind, asset, quantity, price, amount, currency, trade date).
 pub async fn all_for_account(
     db: &impl ConnectionTrait,
     account_id: Uuid,
-) -> Result<Vec<transaction::Model>, DbErr> {
+) -> Result<Vec<LedgerRow>, DbErr> {
     transaction::Entity::find()
+        .select_only()
+        .column(transaction::Column::Kind)
+        .column(transaction::Column::AssetId)
+        .column(transaction::Column::Quantity)
+        .column(transaction::Column::Price)
+        .column(transaction::Column::Amount)
+        .column(transaction::Column::Currency)
+        .column(transaction::Column::TradeDate)
         .filter(transaction::Column::AccountId.eq(account_id))
         .filter(transaction::Column::AliasOf.is_null())
         .order_by_asc(transaction::Column::TradeDate)
         .order_by_asc(transaction::Column::Id)
+        .into_tuple()
         .all(db)
         .await
 }

@@ -250,13 +250,15 @@ impl LedgerImport {
                 continue;
             }
             let fingerprint = fingerprint(self.account_id, &record);
-            let n = self.occurrences.entry(fingerprint.clone()).or_insert(0);
-            let occurrence = *n;
-            *n += 1;
-            let source_id = if record.source_id.is_empty() {
-                format!("fp:{fingerprint}:{occurrence}")
+            // Occurrences only matter for records without a provider id (their id is derived
+            // from the fingerprint); tracking only those keeps memory flat on large files.
+            let (source_id, occurrence) = if record.source_id.is_empty() {
+                let n = self.occurrences.entry(fingerprint.clone()).or_insert(0);
+                let occurrence = *n;
+                *n += 1;
+                (format!("fp:{fingerprint}:{occurrence}"), occurrence)
             } else {
-                record.source_id.clone()
+                (record.source_id.clone(), 0)
             };
             prepared.push(Prepared {
                 line,
@@ -471,8 +473,10 @@ pub async fn derive_holdings(
     account_id: Uuid,
 ) -> ServiceResult<Vec<DerivedHolding>> {
     let rows = repo::transactions::all_for_account(db, account_id).await?;
-    let asset_rows =
-        repo::assets::by_ids(db, rows.iter().filter_map(|t| t.asset_id).collect()).await?;
+    let mut asset_ids: Vec<Uuid> = rows.iter().filter_map(|t| t.1).collect();
+    asset_ids.sort_unstable();
+    asset_ids.dedup();
+    let asset_rows = repo::assets::by_ids(db, asset_ids).await?;
     #[derive(Default)]
     struct Position {
         quantity: Decimal,
@@ -482,14 +486,14 @@ pub async fn derive_holdings(
     }
     let mut positions: HashMap<Uuid, Position> = HashMap::new();
     let mut cash: HashMap<String, Decimal> = HashMap::new();
-    for t in rows {
-        let amount = dec_from_db(&t.amount)?;
-        *cash.entry(t.currency.clone()).or_default() += amount;
-        let Some(asset_id) = t.asset_id else { continue };
-        let quantity = opt_dec_from_db(t.quantity.as_deref())?.unwrap_or_default();
-        let price = opt_dec_from_db(t.price.as_deref())?;
+    for (kind, asset_id, quantity, price, amount, currency, trade_date) in rows {
+        let amount = dec_from_db(&amount)?;
+        *cash.entry(currency).or_default() += amount;
+        let Some(asset_id) = asset_id else { continue };
+        let quantity = opt_dec_from_db(quantity.as_deref())?.unwrap_or_default();
+        let price = opt_dec_from_db(price.as_deref())?;
         let p = positions.entry(asset_id).or_default();
-        match t.kind.as_str() {
+        match kind.as_str() {
             "buy" => {
                 p.quantity += quantity;
                 p.cost += -amount;
@@ -513,9 +517,9 @@ pub async fn derive_holdings(
             }
             _ => {}
         }
-        if price.is_some() && (p.last_date.is_none() || p.last_date <= Some(t.trade_date)) {
+        if price.is_some() && (p.last_date.is_none() || p.last_date <= Some(trade_date)) {
             p.last_price = price;
-            p.last_date = Some(t.trade_date);
+            p.last_date = Some(trade_date);
         }
         if p.quantity.is_zero() {
             p.cost = Decimal::ZERO;

@@ -388,7 +388,6 @@ async fn import_jobs_are_filtered_by_status_source_account_and_dates() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: under load, concurrent workers on SQLite leave a job `running` with progress 0 for 20+ s, or crash it with `internal error; will retry` (retried 30 s later)"]
 async fn concurrent_workers_sync_many_accounts_each_in_one_attempt() {
     let app = pipeline_app(&[("WORKERS", "4")]).await;
     let user = TestUser::register(&app).await;
