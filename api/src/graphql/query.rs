@@ -286,6 +286,38 @@ impl QueryRoot {
         Ok(Json(serde_json::to_value(profile).unwrap_or_default()))
     }
 
+    /// Every holding across the caller's accounts, grouped, largest group first.
+    async fn holdings_grouped(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "super::types::HoldingGroupBy::Account")]
+        group_by: super::types::HoldingGroupBy,
+    ) -> async_graphql::Result<Vec<super::types::HoldingGroup>> {
+        let user = current_user(ctx)?;
+        let groups = app(ctx)?
+            .accounts()
+            .holdings_grouped(user.id, group_by.into())
+            .await
+            .map_err(to_gql)?;
+        Ok(groups
+            .into_iter()
+            .map(|g| super::types::HoldingGroup {
+                key: g.key,
+                label: g.label,
+                value_in_base_currency: g.value_in_base_currency,
+                complete: g.complete,
+                holdings: g
+                    .holdings
+                    .into_iter()
+                    .map(|(account, h)| super::types::AccountHolding {
+                        account_id: account.0,
+                        holding: h.into(),
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+
     /// The caller's active personal API tokens (never their secrets).
     async fn api_tokens(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiToken>> {
         let user = current_user(ctx)?;

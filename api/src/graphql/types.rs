@@ -657,3 +657,42 @@ impl From<crate::services::data_sources::DataSource> for DataSource {
         }
     }
 }
+
+/// How holdings across accounts are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum HoldingGroupBy {
+    Account,
+    Asset,
+    AssetClass,
+    Currency,
+}
+
+impl From<HoldingGroupBy> for crate::services::accounts::HoldingGroupBy {
+    fn from(g: HoldingGroupBy) -> Self {
+        match g {
+            HoldingGroupBy::Account => Self::Account,
+            HoldingGroupBy::Asset => Self::Asset,
+            HoldingGroupBy::AssetClass => Self::AssetClass,
+            HoldingGroupBy::Currency => Self::Currency,
+        }
+    }
+}
+
+/// A holding with the account it belongs to.
+#[derive(SimpleObject)]
+pub struct AccountHolding {
+    pub account_id: Uuid,
+    pub holding: Holding,
+}
+
+/// Holdings sharing an account, asset, asset class or currency.
+#[derive(SimpleObject)]
+pub struct HoldingGroup {
+    pub key: String,
+    pub label: String,
+    /// Sum of the members' values in the user's base currency.
+    pub value_in_base_currency: Decimal,
+    /// False when a member has no stored quote or FX rate.
+    pub complete: bool,
+    pub holdings: Vec<AccountHolding>,
+}

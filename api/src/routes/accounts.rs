@@ -501,3 +501,77 @@ pub async fn list_transactions(
         TransactionDto::from,
     )))
 }
+
+/// A holding with the account it belongs to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountHoldingDto {
+    pub account_id: Uuid,
+    #[serde(flatten)]
+    pub holding: HoldingDto,
+}
+
+/// Holdings sharing an account, asset, asset class or currency.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HoldingGroupDto {
+    /// The account id, asset id, asset class or currency.
+    pub key: String,
+    pub label: String,
+    /// Sum of the members' values in the user's base currency.
+    #[schema(value_type = String)]
+    pub value_in_base_currency: Decimal,
+    /// False when a member has no stored quote or FX rate (its value is left out).
+    pub complete: bool,
+    pub holdings: Vec<AccountHoldingDto>,
+}
+
+/// Grouping for the cross-account holdings list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HoldingsParams {
+    /// account (default), asset, asset_class or currency.
+    pub group_by: Option<String>,
+}
+
+/// Every holding across the caller's accounts, grouped, largest group first.
+#[utoipa::path(
+    tag = "accounts",
+    security(("bearer" = [])),
+    params(HoldingsParams),
+    responses(
+        (status = 200, description = "Groups of holdings", body = Vec<HoldingGroupDto>),
+        (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown group_by", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/holdings")]
+pub async fn list_all_holdings(
+    ctx: web::Data<AppContext>,
+    user: CurrentUser,
+    q: AppQuery<HoldingsParams>,
+) -> Result<web::Json<Vec<HoldingGroupDto>>, ServiceError> {
+    let group_by = crate::services::accounts::HoldingGroupBy::parse(
+        q.0.group_by.as_deref().unwrap_or("account"),
+    )?;
+    let groups = ctx.accounts().holdings_grouped(user.id, group_by).await?;
+    Ok(web::Json(
+        groups
+            .into_iter()
+            .map(|g| HoldingGroupDto {
+                key: g.key,
+                label: g.label,
+                value_in_base_currency: g.value_in_base_currency,
+                complete: g.complete,
+                holdings: g
+                    .holdings
+                    .into_iter()
+                    .map(|(account, h)| AccountHoldingDto {
+                        account_id: account.0,
+                        holding: h.into(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    ))
+}

@@ -41,6 +41,7 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
         .service(accounts::update_account)
         .service(accounts::delete_account)
         .service(accounts::list_holdings)
+        .service(accounts::list_all_holdings)
         .service(accounts::list_transactions)
         .service(integrations::list_integration_types)
         .service(integrations::get_integration)

@@ -1,5 +1,6 @@
 //! Accounts, their holdings and their transactions.
 
+use rust_decimal::Decimal;
 use std::collections::HashMap;
 
 use base64::Engine;
@@ -424,4 +425,97 @@ pub(crate) fn decode_tx_cursor(c: &str) -> ServiceResult<(NaiveDate, Uuid)> {
     let date = NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| bad_cursor())?;
     let id = Uuid::parse_str(id).map_err(|_| bad_cursor())?;
     Ok((date, id))
+}
+
+/// How holdings across accounts are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldingGroupBy {
+    Account,
+    Asset,
+    AssetClass,
+    Currency,
+}
+
+impl HoldingGroupBy {
+    /// Parses `account`, `asset`, `asset_class` or `currency`.
+    ///
+    /// # Errors
+    /// `Validation` on `group_by` for anything else.
+    pub fn parse(s: &str) -> ServiceResult<Self> {
+        match s {
+            "account" => Ok(Self::Account),
+            "asset" => Ok(Self::Asset),
+            "asset_class" => Ok(Self::AssetClass),
+            "currency" => Ok(Self::Currency),
+            _ => Err(ServiceError::validation(
+                "group_by",
+                "must be account, asset, asset_class or currency",
+            )),
+        }
+    }
+}
+
+/// Holdings sharing an account, asset, asset class or currency.
+#[derive(Debug, Clone)]
+pub struct HoldingGroup {
+    pub key: String,
+    pub label: String,
+    /// Sum of the members' values in the user's base currency.
+    pub value_in_base_currency: Decimal,
+    /// False when some member has no base-currency value (no stored quote or FX rate).
+    pub complete: bool,
+    pub holdings: Vec<(AccountId, Holding)>,
+}
+
+impl AccountService<'_> {
+    /// Every holding of the caller across accounts, grouped, largest group first.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn holdings_grouped(
+        &self,
+        user: UserId,
+        group_by: HoldingGroupBy,
+    ) -> ServiceResult<Vec<HoldingGroup>> {
+        let accounts = repo::accounts::list_owned(&self.ctx.db, user.0, None, 10_000).await?;
+        let names: HashMap<AccountId, String> = accounts
+            .iter()
+            .map(|a| (AccountId(a.id), a.name.clone()))
+            .collect();
+        let ids: Vec<AccountId> = accounts.iter().map(|a| AccountId(a.id)).collect();
+        let by_account = self.holdings_for(user, &ids).await?;
+        let mut groups: HashMap<String, HoldingGroup> = HashMap::new();
+        for account in &ids {
+            for h in by_account.get(account).cloned().unwrap_or_default() {
+                let (key, label) = match group_by {
+                    HoldingGroupBy::Account => (
+                        account.to_string(),
+                        names.get(account).cloned().unwrap_or_default(),
+                    ),
+                    HoldingGroupBy::Asset => (h.asset.asset_id.clone(), h.asset.symbol.clone()),
+                    HoldingGroupBy::AssetClass => (h.asset.class.clone(), h.asset.class.clone()),
+                    HoldingGroupBy::Currency => (h.currency.clone(), h.currency.clone()),
+                };
+                let group = groups.entry(key.clone()).or_insert_with(|| HoldingGroup {
+                    key,
+                    label,
+                    value_in_base_currency: Decimal::ZERO,
+                    complete: true,
+                    holdings: Vec::new(),
+                });
+                match h.valuation.as_ref().and_then(|v| v.value_in_base_currency) {
+                    Some(v) => group.value_in_base_currency += v,
+                    None => group.complete = false,
+                }
+                group.holdings.push((*account, h));
+            }
+        }
+        let mut out: Vec<HoldingGroup> = groups.into_values().collect();
+        out.sort_by(|a, b| {
+            b.value_in_base_currency
+                .cmp(&a.value_in_base_currency)
+                .then_with(|| a.key.cmp(&b.key))
+        });
+        Ok(out)
+    }
 }

@@ -271,3 +271,84 @@ async fn account_lists_reflect_every_write_immediately() {
     app.delete(&format!("/api/accounts/{id}"), t).await;
     assert!(names(&app.get("/api/accounts", t).await).is_empty());
 }
+
+#[tokio::test]
+async fn holdings_across_accounts_are_grouped_and_only_the_callers() {
+    let app = spawn_app().await;
+    let user = TestUser::register(&app).await;
+    let other = TestUser::register(&app).await;
+    let t = user.token();
+    let a = app.create_demo_account(t, json!({"seed": 1}), true).await;
+    let b = app
+        .create_demo_account(t, json!({"seed": 2, "profile": "crypto"}), true)
+        .await;
+    app.create_demo_account(other.token(), json!({"seed": 3}), true)
+        .await;
+    let mut total = 0;
+    for id in [&a, &b] {
+        total += app
+            .get(&format!("/api/accounts/{id}/holdings"), t)
+            .await
+            .body
+            .as_array()
+            .map_or(0, Vec::len);
+    }
+
+    let r = app.get("/api/holdings", t).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let groups = r.body.as_array().expect("groups");
+    assert_eq!(groups.len(), 2, "one group per account");
+    let keys: Vec<&str> = groups.iter().filter_map(|g| g["key"].as_str()).collect();
+    assert!(keys.contains(&a.as_str()) && keys.contains(&b.as_str()));
+    let members: usize = groups
+        .iter()
+        .map(|g| g["holdings"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(
+        members, total,
+        "every holding once, none of the other user's"
+    );
+
+    for group_by in ["asset", "asset_class", "currency"] {
+        let r = app
+            .get(&format!("/api/holdings?group_by={group_by}"), t)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{group_by}: {}", r.text);
+        let groups = r.body.as_array().expect("groups");
+        let members: usize = groups
+            .iter()
+            .map(|g| g["holdings"].as_array().map_or(0, Vec::len))
+            .sum();
+        assert_eq!(members, total, "{group_by}");
+        for g in groups {
+            for h in g["holdings"].as_array().expect("holdings") {
+                let id = h["account_id"].as_str().expect("account id");
+                assert!(id == a || id == b, "{group_by}: another user's holding");
+            }
+        }
+    }
+    let classes = app.get("/api/holdings?group_by=asset_class", t).await;
+    assert!(
+        classes
+            .body
+            .as_array()
+            .expect("groups")
+            .iter()
+            .any(|g| g["key"] == "crypto")
+    );
+    let bad = app.get("/api/holdings?group_by=broker", t).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.body["field"], "group_by");
+
+    let gql = app
+        .graphql(Some(t), "{ holdingsGrouped(groupBy: CURRENCY) { key complete holdings { accountId holding { quantity } } } }", json!({}))
+        .await;
+    let groups = gql.body["data"]["holdingsGrouped"]
+        .as_array()
+        .expect("groups");
+    let members: usize = groups
+        .iter()
+        .map(|g| g["holdings"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(members, total, "{}", gql.text);
+}
