@@ -323,3 +323,27 @@ pub async fn list_owned(
         .all(db)
         .await
 }
+
+/// (id, asset, trade date, price) of a job's buys and sells that carry a price.
+pub async fn job_priced_trades(
+    db: &impl ConnectionTrait,
+    job_id: Uuid,
+    limit: u64,
+) -> Result<Vec<(Uuid, Uuid, NaiveDate, String)>, DbErr> {
+    let rows: Vec<(Uuid, Option<Uuid>, NaiveDate, Option<String>)> = transaction::Entity::find()
+        .select_only()
+        .column(transaction::Column::Id)
+        .column(transaction::Column::AssetId)
+        .column(transaction::Column::TradeDate)
+        .column(transaction::Column::Price)
+        .filter(transaction::Column::ImportJobId.eq(job_id))
+        .filter(transaction::Column::Kind.is_in(["buy", "sell"]))
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, asset, date, price)| Some((id, asset?, date, price?)))
+        .collect())
+}

@@ -813,7 +813,8 @@ pub struct Anomaly {
 }
 
 /// Trades of this job far larger than the account's usual size (10x the median of its buys
-/// and sells, once there are at least 5), and a balance that moved by more than half.
+/// and sells, once there are at least 5), trades priced more than 20% away from that day's
+/// stored close, and a balance that moved by more than half.
 ///
 /// # Errors
 /// Database errors.
@@ -842,6 +843,34 @@ pub async fn detect_anomalies(
                         ),
                     });
                 }
+            }
+        }
+    }
+    // Prices far from that day's stored market close (where one is known).
+    let priced = repo::transactions::job_priced_trades(db, job_id, 500).await?;
+    if !priced.is_empty() {
+        let mut asset_ids: Vec<Uuid> = priced.iter().map(|t| t.1).collect();
+        asset_ids.sort_unstable();
+        asset_ids.dedup();
+        let assets = repo::assets::by_ids(db, asset_ids).await?;
+        for (id, asset_id, date, price) in priced {
+            let Some(asset) = assets.get(&asset_id) else {
+                continue;
+            };
+            let price = dec_from_db(&price)?;
+            let bars = repo::market::bars(db, &asset.asset_key, date, date).await?;
+            if let Some((bar, _, _)) = bars.first()
+                && bar.close > Decimal::ZERO
+                && ((price - bar.close).abs() / bar.close) > Decimal::new(2, 1)
+            {
+                out.push(Anomaly {
+                    kind: "price_far_from_market".into(),
+                    transaction_id: Some(id),
+                    message: format!(
+                        "{} traded at {price} on {date}, more than 20% from that day's close of {}",
+                        asset.symbol, bar.close
+                    ),
+                });
             }
         }
     }

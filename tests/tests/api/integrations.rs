@@ -237,3 +237,63 @@ async fn the_integration_can_be_set_and_removed_through_put_account() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.body["field"], "integration_config");
 }
+
+#[tokio::test]
+async fn a_synced_trade_far_from_that_days_stored_close_is_flagged_as_an_anomaly() {
+    use std::str::FromStr;
+    let app = spawn_app().await;
+    let user = TestUser::register(&app).await;
+    let t = user.token();
+    // Learn one buy of the simulated broker (same seed, another account).
+    let probe = app.create_demo_account(t, json!({"seed": 21}), true).await;
+    let buys = app
+        .get(
+            &format!("/api/accounts/{probe}/transactions?type=buy&limit=1"),
+            t,
+        )
+        .await;
+    let buy = &buys.body["items"][0];
+    let asset = buy["asset"]["asset_id"]
+        .as_str()
+        .expect("asset")
+        .to_string();
+    let date =
+        chrono::NaiveDate::parse_from_str(buy["trade_date"].as_str().expect("date"), "%Y-%m-%d")
+            .expect("date");
+    let price =
+        rust_decimal::Decimal::from_str(buy["price"].as_str().expect("price")).expect("decimal");
+    // The market closed at twice that price that day.
+    let bar = tributary_connectors::market::Bar {
+        date,
+        open: None,
+        high: None,
+        low: None,
+        close: price * rust_decimal::Decimal::from(2),
+        adj_close: None,
+        volume: None,
+    };
+    tributary_api::repo::market::upsert_bars(&app.ctx.db, &asset, "USD", "test", &[bar])
+        .await
+        .expect("stores the bar");
+    let id = app.create_demo_account(t, json!({"seed": 21}), false).await;
+    let refresh = app
+        .post_empty(&format!("/api/accounts/{id}/integration/refresh"), t)
+        .await;
+    assert_eq!(refresh.status, StatusCode::OK, "{}", refresh.text);
+    let job_id = refresh.body["import_job_id"].as_str().expect("job");
+    let job = app.get(&format!("/api/import-jobs/{job_id}"), t).await;
+    let anomalies = job.body["anomalies"].as_array().expect("anomalies");
+    assert!(
+        anomalies
+            .iter()
+            .any(|a| a["kind"] == "price_far_from_market"),
+        "{}",
+        job.text
+    );
+    let score = rust_decimal::Decimal::from_str(job.body["quality_score"].as_str().expect("score"))
+        .expect("decimal");
+    assert!(
+        score < rust_decimal::Decimal::from(100),
+        "anomalies lower the quality score"
+    );
+}
