@@ -347,3 +347,33 @@ pub async fn job_priced_trades(
         .filter_map(|(id, asset, date, price)| Some((id, asset?, date, price?)))
         .collect())
 }
+
+/// Whether the account holds any record from a source other than `source`. Two range
+/// seeks on the `(account_id, source, source_id)` index (a `!=` filter would scan).
+pub async fn has_other_sources(
+    db: &impl ConnectionTrait,
+    account_id: Uuid,
+    source: &str,
+) -> Result<bool, DbErr> {
+    for below in [true, false] {
+        let column = transaction::Column::Source;
+        let found = transaction::Entity::find()
+            .select_only()
+            .column(transaction::Column::Id)
+            .filter(transaction::Column::AccountId.eq(account_id))
+            .filter(if below {
+                column.lt(source)
+            } else {
+                column.gt(source)
+            })
+            .limit(1)
+            .into_tuple::<Uuid>()
+            .one(db)
+            .await?
+            .is_some();
+        if found {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

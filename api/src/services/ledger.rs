@@ -185,6 +185,10 @@ pub struct LedgerImport {
     tombstoned_ids: HashSet<(String, String)>,
     tombstoned_fingerprints: HashSet<String>,
     matched_originals: HashSet<Uuid>,
+    /// Whether the account has records from other sources at all: when it does not, there is
+    /// nothing to match across sources and the per-batch window query is skipped (callers
+    /// hold the account's write lock, so none can appear meanwhile).
+    cross_source: bool,
 }
 
 impl LedgerImport {
@@ -200,6 +204,7 @@ impl LedgerImport {
         match_window_days: u64,
     ) -> ServiceResult<Self> {
         let tombs = repo::transactions::tombstones(db, account_id).await?;
+        let cross_source = repo::transactions::has_other_sources(db, account_id, source).await?;
         Ok(Self {
             account_id,
             source: source.to_string(),
@@ -213,6 +218,7 @@ impl LedgerImport {
             tombstoned_fingerprints: tombs.into_iter().map(|t| t.fingerprint).collect(),
             occurrences: HashMap::new(),
             matched_originals: HashSet::new(),
+            cross_source,
         })
     }
 
@@ -294,14 +300,24 @@ impl LedgerImport {
             .map(|p| p.record.trade_date)
             .max()
             .unwrap_or(self.today);
-        let others = repo::transactions::window_other_sources(
-            txn,
-            self.account_id,
-            &self.source,
-            min - window,
-            max + window,
-        )
-        .await?;
+        if !self.cross_source {
+            // Another source may have written since this import started (API syncs commit
+            // page by page); the check is two index seeks.
+            self.cross_source =
+                repo::transactions::has_other_sources(txn, self.account_id, &self.source).await?;
+        }
+        let others = if self.cross_source {
+            repo::transactions::window_other_sources(
+                txn,
+                self.account_id,
+                &self.source,
+                min - window,
+                max + window,
+            )
+            .await?
+        } else {
+            Vec::new()
+        };
         let already: HashSet<Uuid> = repo::transactions::aliased_originals(
             txn,
             self.account_id,
