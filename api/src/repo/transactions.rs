@@ -134,7 +134,8 @@ pub async fn tombstones(
         .await
 }
 
-/// The columns holdings derivation needs.
+/// The columns holdings derivation needs: kind, asset, quantity, price, amount, currency,
+/// trade date, id.
 pub type LedgerRow = (
     String,
     Option<Uuid>,
@@ -143,15 +144,18 @@ pub type LedgerRow = (
     String,
     String,
     NaiveDate,
+    Uuid,
 );
 
-/// Every non-alias transaction of an account, oldest first, with only the columns holdings
-/// derivation needs (kind, asset, quantity, price, amount, currency, trade date).
-pub async fn all_for_account(
+/// A page of an account's non-alias transactions, oldest first, after the `(date, id)` key,
+/// with only the columns holdings derivation needs (callers loop, so memory stays bounded).
+pub async fn ledger_rows_page(
     db: &impl ConnectionTrait,
     account_id: Uuid,
+    after: Option<(NaiveDate, Uuid)>,
+    limit: u64,
 ) -> Result<Vec<LedgerRow>, DbErr> {
-    transaction::Entity::find()
+    let mut q = transaction::Entity::find()
         .select_only()
         .column(transaction::Column::Kind)
         .column(transaction::Column::AssetId)
@@ -160,10 +164,23 @@ pub async fn all_for_account(
         .column(transaction::Column::Amount)
         .column(transaction::Column::Currency)
         .column(transaction::Column::TradeDate)
+        .column(transaction::Column::Id)
         .filter(transaction::Column::AccountId.eq(account_id))
-        .filter(transaction::Column::AliasOf.is_null())
-        .order_by_asc(transaction::Column::TradeDate)
+        .filter(transaction::Column::AliasOf.is_null());
+    if let Some((date, id)) = after {
+        q = q.filter(
+            Condition::any()
+                .add(transaction::Column::TradeDate.gt(date))
+                .add(
+                    Condition::all()
+                        .add(transaction::Column::TradeDate.eq(date))
+                        .add(transaction::Column::Id.gt(id)),
+                ),
+        );
+    }
+    q.order_by_asc(transaction::Column::TradeDate)
         .order_by_asc(transaction::Column::Id)
+        .limit(limit)
         .into_tuple()
         .all(db)
         .await

@@ -412,7 +412,8 @@ impl ImportService<'_> {
             Some(h) => {
                 ledger::store_reported_holdings(&txn, row.id, source, &h).await?;
             }
-            None if row.integration_type.is_none() => {
+            // Unchanged transactions leave the derived holdings as they are.
+            None if row.integration_type.is_none() && counts.inserted > 0 => {
                 let derived = ledger::derive_holdings(&txn, row.id).await?;
                 ledger::store_derived_holdings(&txn, row.id, source, &derived).await?;
             }

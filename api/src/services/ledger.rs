@@ -488,11 +488,6 @@ pub async fn derive_holdings(
     db: &impl ConnectionTrait,
     account_id: Uuid,
 ) -> ServiceResult<Vec<DerivedHolding>> {
-    let rows = repo::transactions::all_for_account(db, account_id).await?;
-    let mut asset_ids: Vec<Uuid> = rows.iter().filter_map(|t| t.1).collect();
-    asset_ids.sort_unstable();
-    asset_ids.dedup();
-    let asset_rows = repo::assets::by_ids(db, asset_ids).await?;
     #[derive(Default)]
     struct Position {
         quantity: Decimal,
@@ -502,45 +497,26 @@ pub async fn derive_holdings(
     }
     let mut positions: HashMap<Uuid, Position> = HashMap::new();
     let mut cash: HashMap<String, Decimal> = HashMap::new();
-    for (kind, asset_id, quantity, price, amount, currency, trade_date) in rows {
-        let amount = dec_from_db(&amount)?;
-        *cash.entry(currency).or_default() += amount;
-        let Some(asset_id) = asset_id else { continue };
-        let quantity = opt_dec_from_db(quantity.as_deref())?.unwrap_or_default();
-        let price = opt_dec_from_db(price.as_deref())?;
-        let p = positions.entry(asset_id).or_default();
-        match kind.as_str() {
-            "buy" => {
-                p.quantity += quantity;
-                p.cost += -amount;
+    let mut after = None;
+    loop {
+        let rows = repo::transactions::ledger_rows_page(db, account_id, after, 20_000).await?;
+        let Some(last) = rows.last() else { break };
+        after = Some((last.6, last.7));
+        for (kind, asset_id, quantity, price, amount, currency, trade_date, _) in rows {
+            let amount = dec_from_db(&amount)?;
+            *cash.entry(currency).or_default() += amount;
+            let Some(asset_id) = asset_id else { continue };
+            let quantity = opt_dec_from_db(quantity.as_deref())?.unwrap_or_default();
+            let price = opt_dec_from_db(price.as_deref())?;
+            let p = positions.entry(asset_id).or_default();
+            apply_to_position(&mut p.quantity, &mut p.cost, &kind, quantity, price, amount);
+            if price.is_some() && (p.last_date.is_none() || p.last_date <= Some(trade_date)) {
+                p.last_price = price;
+                p.last_date = Some(trade_date);
             }
-            "sell" => {
-                if p.quantity > Decimal::ZERO {
-                    let avg = p.cost / p.quantity;
-                    p.cost -= avg * quantity.min(p.quantity);
-                }
-                p.quantity -= quantity;
-            }
-            "split" => p.quantity += quantity,
-            "transfer" | "merger" => {
-                if quantity >= Decimal::ZERO {
-                    p.cost += price.map_or(Decimal::ZERO, |px| px * quantity);
-                } else if p.quantity > Decimal::ZERO {
-                    let avg = p.cost / p.quantity;
-                    p.cost -= avg * (-quantity).min(p.quantity);
-                }
-                p.quantity += quantity;
-            }
-            _ => {}
-        }
-        if price.is_some() && (p.last_date.is_none() || p.last_date <= Some(trade_date)) {
-            p.last_price = price;
-            p.last_date = Some(trade_date);
-        }
-        if p.quantity.is_zero() {
-            p.cost = Decimal::ZERO;
         }
     }
+    let asset_rows = repo::assets::by_ids(db, positions.keys().copied().collect()).await?;
     let mut out = Vec::new();
     for (asset_id, p) in positions {
         if p.quantity.is_zero() {
@@ -582,6 +558,46 @@ pub async fn derive_holdings(
     }
     out.sort_by(|a, b| a.asset_key.cmp(&b.asset_key));
     Ok(out)
+}
+
+/// Applies one transaction to a position (average cost): buys add quantity and cost; sells
+/// remove cost proportionally; splits change quantity only; transfers and mergers move
+/// quantity (incoming at their stated price).
+fn apply_to_position(
+    quantity_held: &mut Decimal,
+    cost: &mut Decimal,
+    kind: &str,
+    quantity: Decimal,
+    price: Option<Decimal>,
+    amount: Decimal,
+) {
+    match kind {
+        "buy" => {
+            *quantity_held += quantity;
+            *cost += -amount;
+        }
+        "sell" => {
+            if *quantity_held > Decimal::ZERO {
+                let avg = *cost / *quantity_held;
+                *cost -= avg * quantity.min(*quantity_held);
+            }
+            *quantity_held -= quantity;
+        }
+        "split" => *quantity_held += quantity,
+        "transfer" | "merger" => {
+            if quantity >= Decimal::ZERO {
+                *cost += price.map_or(Decimal::ZERO, |px| px * quantity);
+            } else if *quantity_held > Decimal::ZERO {
+                let avg = *cost / *quantity_held;
+                *cost -= avg * (-quantity).min(*quantity_held);
+            }
+            *quantity_held += quantity;
+        }
+        _ => {}
+    }
+    if quantity_held.is_zero() {
+        *cost = Decimal::ZERO;
+    }
 }
 
 /// Rounds a money value to cents (banker's rounding), the one place this happens.
