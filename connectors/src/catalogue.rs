@@ -16,6 +16,18 @@ pub enum ConfigFieldType {
     Boolean,
 }
 
+impl ConfigFieldType {
+    /// The JSON type name (`string`, `integer`, `boolean`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::String => "string",
+            Self::Integer => "integer",
+            Self::Boolean => "boolean",
+        }
+    }
+}
+
 /// One configuration field of an integration type.
 #[derive(Debug, Clone, Serialize)]
 pub struct ConfigField {
@@ -93,12 +105,7 @@ impl IntegrationDescriptor {
         let mut required = Vec::new();
         for field in &self.fields {
             let mut prop = Map::new();
-            let ty = match field.kind {
-                ConfigFieldType::String => "string",
-                ConfigFieldType::Integer => "integer",
-                ConfigFieldType::Boolean => "boolean",
-            };
-            prop.insert("type".into(), json!(ty));
+            prop.insert("type".into(), json!(field.kind.as_str()));
             prop.insert("description".into(), json!(field.description));
             if field.secret {
                 prop.insert("writeOnly".into(), json!(true));

@@ -88,10 +88,7 @@ impl QueryRoot {
                     .iter()
                     .map(|f| ConfigField {
                         name: f.name.to_string(),
-                        kind: serde_json::to_value(f.kind)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_string))
-                            .unwrap_or_default(),
+                        kind: f.kind.as_str().to_string(),
                         required: f.required,
                         secret: f.secret,
                         description: f.description.to_string(),
