@@ -16,6 +16,7 @@ pub mod demo;
 pub mod error;
 pub mod files;
 pub mod http;
+pub mod ibkr;
 pub mod market;
 pub mod normalize;
 pub mod providers;

@@ -2,6 +2,8 @@
 //! a fresh database (a SQLite temp file, or a fresh PostgreSQL database when
 //! `TRIBUTARY_TEST_POSTGRES_URL` is set), plus HTTP helpers and user fixtures.
 
+pub mod mocks;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock, Mutex};
