@@ -446,6 +446,8 @@ impl MarketQuery {
             .portfolio_summary(user.id)
             .await
             .map_err(to_gql)?
+            .as_ref()
+            .clone()
             .into())
     }
 }

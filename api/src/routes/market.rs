@@ -632,6 +632,6 @@ pub async fn get_portfolio_summary(
     user: CurrentUser,
 ) -> Result<web::Json<PortfolioSummaryDto>, ServiceError> {
     Ok(web::Json(
-        ctx.market().portfolio_summary(user.id).await?.into(),
+        PortfolioSummary::clone(&*ctx.market().portfolio_summary(user.id).await?).into(),
     ))
 }

@@ -1,18 +1,23 @@
-//! A per-user read cache for account lists, the hottest read of every client (dashboards poll
-//! it). Entries are dropped on every write to the user's accounts, holdings or integrations, and
-//! a generation check keeps a read that raced a write from caching stale data.
+//! A per-user read cache for the hottest reads of every client (dashboards poll them): account
+//! lists and the portfolio summary. Entries are dropped on every write to the user's accounts,
+//! holdings, transactions or settings, and a generation check keeps a read that raced a write
+//! from caching stale data. Summaries also depend on stored quotes and FX rates, which are
+//! shared by every user: a global market generation, bumped on every quote or rate write,
+//! retires them all at once.
 //!
 //! It is only coherent while this process is the only writer, so by default (`auto`) it is on
 //! for SQLite (one server process per database file) and off for PostgreSQL, where several API
 //! nodes may share the database.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
 use crate::domain::{Account, Page, UserId};
+use crate::services::market::PortfolioSummary;
 
 /// Upper bound on users with cached pages; past it the cache starts over.
 const MAX_USERS: usize = 10_000;
@@ -39,12 +44,22 @@ pub mod actix_free_bytes {
 struct UserEntry {
     generation: u64,
     pages: HashMap<PageKey, (Instant, Arc<CachedPage>)>,
+    /// The summary, with the market generation it was computed at.
+    summary: Option<(Instant, u64, Arc<PortfolioSummary>)>,
+}
+
+/// What a summary load must hand back to [`ReadCache::put_summary`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SummaryStamp {
+    generation: u64,
+    market: u64,
 }
 
 /// The cache; a disabled cache stores nothing.
 pub struct ReadCache {
     enabled: bool,
     users: Mutex<HashMap<UserId, UserEntry>>,
+    market: AtomicU64,
 }
 
 impl ReadCache {
@@ -53,6 +68,7 @@ impl ReadCache {
         Self {
             enabled,
             users: Mutex::new(HashMap::new()),
+            market: AtomicU64::new(0),
         }
     }
 
@@ -108,6 +124,51 @@ impl ReadCache {
         let entry = users.entry(user).or_default();
         entry.generation += 1;
         entry.pages.clear();
+        entry.summary = None;
+    }
+
+    /// The cached summary, or the stamp to pass to [`ReadCache::put_summary`] after computing
+    /// it.
+    pub fn get_summary(&self, user: UserId) -> Result<Arc<PortfolioSummary>, SummaryStamp> {
+        // Read the market generation first: a quote written after this point bumps it, so a
+        // summary computed from older quotes is not stored under the newer generation.
+        let market = self.market.load(Ordering::Acquire);
+        if !self.enabled {
+            return Err(SummaryStamp {
+                generation: 0,
+                market,
+            });
+        }
+        let users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
+        let generation = users.get(&user).map_or(0, |e| e.generation);
+        if let Some((at, at_market, summary)) = users.get(&user).and_then(|e| e.summary.as_ref())
+            && *at_market == market
+            && at.elapsed() < TTL
+        {
+            return Ok(summary.clone());
+        }
+        Err(SummaryStamp { generation, market })
+    }
+
+    /// Stores a summary computed under `stamp`, unless the user's data or the market data
+    /// changed since.
+    pub fn put_summary(&self, user: UserId, stamp: SummaryStamp, summary: Arc<PortfolioSummary>) {
+        if !self.enabled || self.market.load(Ordering::Acquire) != stamp.market {
+            return;
+        }
+        let mut users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
+        if users.len() >= MAX_USERS && !users.contains_key(&user) {
+            users.clear();
+        }
+        let entry = users.entry(user).or_default();
+        if entry.generation == stamp.generation {
+            entry.summary = Some((Instant::now(), stamp.market, summary));
+        }
+    }
+
+    /// Retires every cached summary (call after storing quotes or FX rates).
+    pub fn market_changed(&self) {
+        self.market.fetch_add(1, Ordering::AcqRel);
     }
 }
 

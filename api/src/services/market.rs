@@ -4,6 +4,7 @@
 //! paths of holdings use stored quotes and rates only.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::future::join_all;
@@ -393,6 +394,7 @@ impl MarketService<'_> {
                 .collect();
             repo::market::record_priced(&txn, &meta).await?;
             txn.commit().await?;
+            self.ctx.read_cache.market_changed();
         }
         Ok(out)
     }
@@ -513,6 +515,7 @@ impl MarketService<'_> {
         if let Some(rate) = outcome.value.clone() {
             if rate.source != "identity" {
                 repo::market::upsert_fx(&self.ctx.db, &rate).await?;
+                self.ctx.read_cache.market_changed();
             }
             return Ok(rate);
         }
@@ -669,7 +672,19 @@ impl MarketService<'_> {
     /// # Errors
     /// Database errors.
     #[tracing::instrument(skip_all)]
-    pub async fn portfolio_summary(&self, user: UserId) -> ServiceResult<PortfolioSummary> {
+    pub async fn portfolio_summary(&self, user: UserId) -> ServiceResult<Arc<PortfolioSummary>> {
+        let stamp = match self.ctx.read_cache.get_summary(user) {
+            Ok(cached) => return Ok(cached),
+            Err(stamp) => stamp,
+        };
+        let summary = Arc::new(self.compute_summary(user).await?);
+        self.ctx
+            .read_cache
+            .put_summary(user, stamp, summary.clone());
+        Ok(summary)
+    }
+
+    async fn compute_summary(&self, user: UserId) -> ServiceResult<PortfolioSummary> {
         let base = self.ctx.users().get(user).await?.base_currency;
         let base = base.as_str().to_string();
         let accounts = repo::accounts::list_owned(&self.ctx.db, user.0, None, 100_000).await?;
@@ -689,6 +704,7 @@ impl MarketService<'_> {
             let mut any = false;
             for rate in fetched.into_iter().filter_map(|o| o.value) {
                 repo::market::upsert_fx(&self.ctx.db, &rate).await?;
+                self.ctx.read_cache.market_changed();
                 any = true;
             }
             if any {
@@ -736,6 +752,7 @@ impl MarketService<'_> {
             match outcome.value {
                 Some(rate) => {
                     repo::market::upsert_fx(&self.ctx.db, &rate).await?;
+                    self.ctx.read_cache.market_changed();
                     count.priced += 1;
                 }
                 None => count.failed += 1,

@@ -63,7 +63,10 @@ impl UserService<'_> {
             m.base_currency = Set(c.as_str().to_string());
         }
         m.updated_at = Set(Utc::now());
-        Ok(to_domain(repo::users::update(&self.ctx.db, m).await?))
+        let updated = to_domain(repo::users::update(&self.ctx.db, m).await?);
+        // The cached portfolio summary is in the old base currency.
+        self.ctx.read_cache.invalidate(user);
+        Ok(updated)
     }
 }
 

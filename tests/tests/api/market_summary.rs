@@ -224,3 +224,82 @@ async fn holdings_without_quote_or_rate_fall_back_and_are_listed_as_unvalued() {
     assert!(reasons.contains(&"no EUR/USD rate stored"), "{reasons:?}");
     assert!(reasons.contains(&"no price stored"), "{reasons:?}");
 }
+
+/// Dashboards poll the summary, so it is cached per user; every write that changes it (a new
+/// transaction, a new base currency, a freshly stored quote) must show on the next read.
+#[tokio::test]
+async fn the_cached_summary_follows_transactions_base_currency_and_new_quotes() {
+    let server = MockServer::start().await;
+    guard_tiingo(&server).await;
+    tiingo_get("/iex/")
+        .respond_with(body(TIINGO_IEX))
+        .mount(&server)
+        .await;
+    Mock::given(path("/v8/finance/chart/EURUSD=X"))
+        .respond_with(body(YAHOO_EURUSD))
+        .mount(&server)
+        .await;
+    let app = app_with_mock(&server, true, &[]).await;
+    let user = user_with_base(&app, "USD").await;
+    let t = &user.access_token;
+    let acct = account(&app, t, "Broker", "USD").await;
+    let total = |s: &tributary_tests::TestResponse| s.body["total_market_value"].clone();
+
+    let deposit = |amount: &str| json!({"type": "deposit", "trade_date": "2026-01-05", "amount": amount, "currency": "USD"});
+    let r = app
+        .post(
+            &format!("/api/accounts/{acct}/transactions"),
+            t,
+            deposit("1000"),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let s = app.get("/api/portfolio/summary", t).await;
+    assert_eq!(s.status, 200, "{}", s.text);
+    assert_eq!(total(&s), "1000", "{}", s.text);
+    // Served again (from the cache) it is the same.
+    assert_eq!(total(&app.get("/api/portfolio/summary", t).await), "1000");
+
+    // A new transaction shows at once.
+    let r = app
+        .post(
+            &format!("/api/accounts/{acct}/transactions"),
+            t,
+            deposit("250.5"),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(total(&app.get("/api/portfolio/summary", t).await), "1250.5");
+
+    // A buy of AAPL without a stored quote is valued at its trade price...
+    let r = app
+        .post(
+            &format!("/api/accounts/{acct}/transactions"),
+            t,
+            json!({"type": "buy", "trade_date": "2026-01-06", "symbol": "AAPL", "quantity": "2",
+                   "price": "100", "amount": "-200", "currency": "USD"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let before = app.get("/api/portfolio/summary", t).await;
+    // ...and once a quote is stored (the chain prices AAPL at 162.13), the summary uses it.
+    let q = app.get("/api/quotes?symbols=AAPL", t).await;
+    assert_eq!(q.body["items"][0]["price"], "162.13", "{}", q.text);
+    let after = app.get("/api/portfolio/summary", t).await;
+    assert_ne!(
+        total(&before),
+        total(&after),
+        "{} / {}",
+        before.text,
+        after.text
+    );
+    assert_eq!(total(&after), "1374.76", "{}", after.text);
+
+    // A new base currency shows at once (EUR/USD 1.0824 from the Yahoo mock).
+    let r = app
+        .patch("/api/me", t, json!({"base_currency": "EUR"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let s = app.get("/api/portfolio/summary", t).await;
+    assert_eq!(s.body["base_currency"], "EUR", "{}", s.text);
+}
