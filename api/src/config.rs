@@ -98,6 +98,8 @@ pub struct DatabaseSettings {
     pub url: Option<SecretString>,
     pub max_connections: u32,
     pub busy_timeout_ms: u64,
+    /// SQLite page cache per connection, in MiB (bulk imports write large random-order indexes).
+    pub sqlite_cache_mib: u32,
 }
 
 impl std::fmt::Debug for DatabaseSettings {
@@ -106,6 +108,7 @@ impl std::fmt::Debug for DatabaseSettings {
             .field("url", &self.url.as_ref().map(|_| "********"))
             .field("max_connections", &self.max_connections)
             .field("busy_timeout_ms", &self.busy_timeout_ms)
+            .field("sqlite_cache_mib", &self.sqlite_cache_mib)
             .finish()
     }
 }
@@ -222,6 +225,7 @@ impl Settings {
             .and_then(|b| b.set_default("server.read_cache", "auto"))
             .and_then(|b| b.set_default("database.max_connections", 10))
             .and_then(|b| b.set_default("database.busy_timeout_ms", 5000))
+            .and_then(|b| b.set_default("database.sqlite_cache_mib", 64))
             .and_then(|b| b.set_default("auth.allow_registration", true))
             .and_then(|b| b.set_default("auth.access_token_ttl_secs", 900))
             .and_then(|b| b.set_default("auth.refresh_token_ttl_secs", 2_592_000))

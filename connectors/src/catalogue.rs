@@ -14,16 +14,19 @@ pub enum ConfigFieldType {
     String,
     Integer,
     Boolean,
+    /// A JSON object (for example a mapping table).
+    Object,
 }
 
 impl ConfigFieldType {
-    /// The JSON type name (`string`, `integer`, `boolean`).
+    /// The JSON type name (`string`, `integer`, `boolean`, `object`).
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Self::String => "string",
             Self::Integer => "integer",
             Self::Boolean => "boolean",
+            Self::Object => "object",
         }
     }
 }
@@ -121,6 +124,9 @@ impl IntegrationDescriptor {
                     }
                     ConfigFieldType::Boolean => json!(default == "true"),
                     ConfigFieldType::String => json!(default),
+                    ConfigFieldType::Object => {
+                        serde_json::from_str(default).unwrap_or_else(|_| json!(default))
+                    }
                 };
                 prop.insert("default".into(), value);
             }

@@ -161,6 +161,8 @@ pub struct RemoteAccount {
     pub id: String,
     pub name: String,
     pub currency: String,
+    /// Account type as the provider names it (Individual, Joint, IRA, ...), when known.
+    pub kind: Option<String>,
 }
 
 /// The result of a connection test.

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_core_tables;
 mod m20261122_000002_import_pipeline;
 mod m20261122_000003_market_data;
+mod m20261122_000004_lean_transaction_indexes;
 
 /// All migrations in order.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_core_tables::Migration),
             Box::new(m20261122_000002_import_pipeline::Migration),
             Box::new(m20261122_000003_market_data::Migration),
+            Box::new(m20261122_000004_lean_transaction_indexes::Migration),
         ]
     }
 }

@@ -111,7 +111,7 @@ impl ProviderSettings {
     }
 }
 
-/// The four built-in market-data providers.
+/// The four built-in market-data providers, and the account providers' operator settings.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct ProvidersSettings {
@@ -119,6 +119,80 @@ pub struct ProvidersSettings {
     pub yahoo: ProviderSettings,
     pub alpha_vantage: ProviderSettings,
     pub coingecko: ProviderSettings,
+    /// Interactive Brokers (Client Portal gateway and TWS connections).
+    pub ibkr: IbkrSettings,
+    /// The IBKR Flex Web Service.
+    pub ibkr_flex: IbkrFlexSettings,
+}
+
+/// `[providers.ibkr]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct IbkrSettings {
+    /// Hosts users may point a Client Portal gateway or TWS connection at (names or IP
+    /// literals; a TOML array or a comma-separated string). Loopback only by default: any
+    /// other host lets users make this server connect inside your network.
+    #[serde(deserialize_with = "string_or_list")]
+    pub allowed_hosts: Vec<String>,
+    /// Per-request timeout, in seconds.
+    pub timeout_secs: u64,
+    /// Spacing of the gateway endpoints IB limits to one call every few seconds, in ms.
+    pub gateway_slow_spacing_ms: u64,
+}
+
+impl Default for IbkrSettings {
+    fn default() -> Self {
+        Self {
+            allowed_hosts: tributary_connectors::ibkr::config::DEFAULT_ALLOWED_HOSTS
+                .map(str::to_owned)
+                .to_vec(),
+            timeout_secs: 30,
+            gateway_slow_spacing_ms: 5_000,
+        }
+    }
+}
+
+/// `[providers.ibkr_flex]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct IbkrFlexSettings {
+    /// The Flex Web Service base URL (`/SendRequest` is appended).
+    pub base_url: String,
+    /// Statement polling while IB generates it: first wait, longest wait (ms), give up after
+    /// (s).
+    pub poll_initial_ms: u64,
+    pub poll_max_ms: u64,
+    pub max_wait_secs: u64,
+}
+
+impl Default for IbkrFlexSettings {
+    fn default() -> Self {
+        Self {
+            base_url: tributary_connectors::ibkr::flex::client::DEFAULT_BASE_URL.to_owned(),
+            poll_initial_ms: 2_000,
+            poll_max_ms: 30_000,
+            max_wait_secs: 600,
+        }
+    }
+}
+
+impl ProvidersSettings {
+    /// The operator settings account connectors are bound by.
+    #[must_use]
+    pub fn connector_env(&self) -> tributary_connectors::registry::ConnectorEnv {
+        use std::time::Duration;
+        tributary_connectors::registry::ConnectorEnv {
+            ibkr: tributary_connectors::ibkr::IbkrEnv {
+                flex_base_url: self.ibkr_flex.base_url.trim_end_matches('/').to_owned(),
+                allowed_hosts: self.ibkr.allowed_hosts.clone(),
+                timeout: Duration::from_secs(self.ibkr.timeout_secs.max(1)),
+                flex_poll_initial: Duration::from_millis(self.ibkr_flex.poll_initial_ms),
+                flex_poll_max: Duration::from_millis(self.ibkr_flex.poll_max_ms),
+                flex_max_wait: Duration::from_secs(self.ibkr_flex.max_wait_secs),
+                gateway_slow_spacing: Duration::from_millis(self.ibkr.gateway_slow_spacing_ms),
+            },
+        }
+    }
 }
 
 impl ProvidersSettings {

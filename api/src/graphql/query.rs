@@ -253,6 +253,22 @@ impl QueryRoot {
         Ok(conn)
     }
 
+    /// The accounts the integration's credentials can see at the provider (as
+    /// `GET /api/accounts/{id}/integration/remote-accounts`).
+    async fn remote_accounts(
+        &self,
+        ctx: &Context<'_>,
+        account_id: Uuid,
+    ) -> async_graphql::Result<Vec<super::types::RemoteAccount>> {
+        let user = current_user(ctx)?;
+        let list = app(ctx)?
+            .integrations()
+            .remote_accounts(user.id, AccountId(account_id))
+            .await
+            .map_err(to_gql)?;
+        Ok(list.into_iter().map(Into::into).collect())
+    }
+
     /// Every integration of the caller with its health and schedule (market-data providers
     /// are in `marketDataProviders`).
     async fn data_sources(

@@ -639,6 +639,8 @@ pub struct DataSource {
     pub next_sync_at: Option<DateTime<Utc>>,
     pub quality_score: Option<Decimal>,
     pub active_job_id: Option<Uuid>,
+    /// Things to act on before syncs fail, e.g. a Flex token expiring within 14 days.
+    pub warnings: Vec<String>,
 }
 
 impl From<crate::services::data_sources::DataSource> for DataSource {
@@ -654,6 +656,7 @@ impl From<crate::services::data_sources::DataSource> for DataSource {
             next_sync_at: d.next_sync_at,
             quality_score: d.quality_score,
             active_job_id: d.active_job_id,
+            warnings: d.warnings,
         }
     }
 }
@@ -695,4 +698,28 @@ pub struct HoldingGroup {
     /// False when a member has no stored quote or FX rate.
     pub complete: bool,
     pub holdings: Vec<AccountHolding>,
+}
+
+/// An account at the provider, as the integration's credentials see it.
+#[derive(SimpleObject)]
+pub struct RemoteAccount {
+    /// The provider's account id (for IBKR `U1234567`); the config's `account_id`.
+    pub id: String,
+    pub name: String,
+    /// Base currency (ISO 4217), when the provider says.
+    pub currency: Option<String>,
+    /// Account type as the provider names it: Individual, Joint, IRA, ...
+    #[graphql(name = "type")]
+    pub kind: Option<String>,
+}
+
+impl From<tributary_connectors::RemoteAccount> for RemoteAccount {
+    fn from(a: tributary_connectors::RemoteAccount) -> Self {
+        Self {
+            id: a.id,
+            name: a.name,
+            currency: (!a.currency.is_empty()).then_some(a.currency),
+            kind: a.kind,
+        }
+    }
 }

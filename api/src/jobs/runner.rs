@@ -129,7 +129,7 @@ async fn run_inner(
         )
         .await;
     };
-    let connector = match registry::connect(&kind, &config, Utc::now()) {
+    let connector = match registry::connect(&ctx.connectors, &kind, &config, Utc::now()) {
         Ok(c) => c,
         Err(e) => {
             return provider_failed(
@@ -189,7 +189,6 @@ async fn run_inner(
             Ok(p) => p,
             Err(e) => return provider_failed(ctx, job, &account, &counts, e, started, true).await,
         };
-        let empty = page.is_empty();
         let txn = ctx.db.begin().await?;
         repo::accounts::lock_for_write(&txn, account_id).await?;
         let batch = ledger
@@ -217,7 +216,9 @@ async fn run_inner(
             return Err(ServiceError::Conflict("the job's lease was lost".into()));
         }
         txn.commit().await?;
-        if empty || !advanced || pages >= 10_000 {
+        // A page may be empty and still move the cursor (an IBKR Flex backfill chunk with no
+        // activity); the provider is done when the cursor stops moving.
+        if !advanced || pages >= 10_000 {
             break;
         }
     }

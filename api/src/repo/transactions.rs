@@ -1,6 +1,5 @@
 //! Ledger entries, reached through the owning account.
 use chrono::NaiveDate;
-use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -8,30 +7,150 @@ use sea_orm::{
 use tributary_entity::transaction;
 use uuid::Uuid;
 
-/// Inserts entries, skipping those whose `(account_id, source, source_id)` already exists.
-/// Returns how many were inserted.
+/// A new ledger entry of one account and source (see [`insert_new`]).
+#[derive(Debug, Clone)]
+pub struct NewTransaction {
+    pub id: Uuid,
+    pub asset_id: Option<Uuid>,
+    pub kind: &'static str,
+    pub trade_date: NaiveDate,
+    pub settle_date: Option<NaiveDate>,
+    /// Decimal text (as every amount column).
+    pub quantity: Option<String>,
+    pub price: Option<String>,
+    pub amount: String,
+    pub fee: Option<String>,
+    pub currency: String,
+    pub description: Option<String>,
+    pub source_id: String,
+    pub fingerprint: String,
+    pub occurrence: i32,
+    pub alias_of: Option<Uuid>,
+    pub match_reason: Option<String>,
+}
+
+const INSERT_COLUMNS: [&str; 20] = [
+    "id",
+    "account_id",
+    "asset_id",
+    "kind",
+    "trade_date",
+    "settle_date",
+    "quantity",
+    "price",
+    "amount",
+    "fee",
+    "currency",
+    "description",
+    "source",
+    "source_id",
+    "fingerprint",
+    "import_job_id",
+    "created_at",
+    "occurrence",
+    "alias_of",
+    "match_reason",
+];
+
+/// Rows per INSERT statement: 20 values each stays well under SQLite's 32,766 and
+/// PostgreSQL's 65,535 bind parameters.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Inserts an account's new entries from one source, skipping those whose
+/// `(account_id, source, source_id)` already exists. Returns how many were inserted.
+///
+/// This is the bulk path of every import, so it skips the ORM's per-row model building and
+/// inserts with one multi-row statement per chunk; `ON CONFLICT DO NOTHING` skips the
+/// existing ids. With `precheck` (set by callers when duplicates are likely: the source has
+/// written to this account before, or an earlier chunk hit existing ids) it first asks which
+/// of a chunk's ids exist, one bound value per row, so a re-import of a large file does not
+/// ship every duplicate row's twenty values to the database.
 pub async fn insert_new(
     db: &impl ConnectionTrait,
-    rows: Vec<transaction::ActiveModel>,
+    account_id: Uuid,
+    source: &str,
+    import_job_id: Option<Uuid>,
+    created_at: chrono::DateTime<chrono::Utc>,
+    precheck: bool,
+    rows: Vec<NewTransaction>,
 ) -> Result<u64, DbErr> {
+    use sea_orm::{DatabaseBackend, Statement, Value};
+    let backend = db.get_database_backend();
     let mut inserted = 0;
-    for chunk in rows.chunks(500) {
-        let res = transaction::Entity::insert_many(chunk.to_vec())
-            .on_conflict(
-                OnConflict::columns([
-                    transaction::Column::AccountId,
-                    transaction::Column::Source,
-                    transaction::Column::SourceId,
-                ])
-                .do_nothing()
-                .to_owned(),
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<NewTransaction> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
+        let fresh: Vec<NewTransaction> = if precheck {
+            let existing: std::collections::HashSet<String> = existing_source_ids(
+                db,
+                account_id,
+                source,
+                chunk.iter().map(|r| r.source_id.clone()).collect(),
             )
-            .try_insert()
-            .exec_without_returning(db)
-            .await?;
-        if let sea_orm::TryInsertResult::Inserted(n) = res {
-            inserted += n;
+            .await?
+            .into_iter()
+            .collect();
+            chunk
+                .into_iter()
+                .filter(|r| !existing.contains(&r.source_id))
+                .collect()
+        } else {
+            chunk
+        };
+        if fresh.is_empty() {
+            continue;
         }
+        let mut sql = String::with_capacity(64 + fresh.len() * INSERT_COLUMNS.len() * 6);
+        sql.push_str("INSERT INTO transactions (");
+        sql.push_str(&INSERT_COLUMNS.join(", "));
+        sql.push_str(") VALUES ");
+        let mut values: Vec<Value> = Vec::with_capacity(fresh.len() * INSERT_COLUMNS.len());
+        for (i, r) in fresh.into_iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for c in 0..INSERT_COLUMNS.len() {
+                if c > 0 {
+                    sql.push_str(", ");
+                }
+                match backend {
+                    DatabaseBackend::Postgres => {
+                        sql.push('$');
+                        sql.push_str(&(values.len() + c + 1).to_string());
+                    }
+                    _ => sql.push('?'),
+                }
+            }
+            sql.push(')');
+            values.extend([
+                Value::from(r.id),
+                Value::from(account_id),
+                Value::from(r.asset_id),
+                Value::from(r.kind),
+                Value::from(r.trade_date),
+                Value::from(r.settle_date),
+                Value::from(r.quantity),
+                Value::from(r.price),
+                Value::from(r.amount),
+                Value::from(r.fee),
+                Value::from(r.currency),
+                Value::from(r.description),
+                Value::from(source),
+                Value::from(r.source_id),
+                Value::from(r.fingerprint),
+                Value::from(import_job_id),
+                Value::from(created_at),
+                Value::from(r.occurrence),
+                Value::from(r.alias_of),
+                Value::from(r.match_reason),
+            ]);
+        }
+        sql.push_str(" ON CONFLICT (account_id, source, source_id) DO NOTHING");
+        let result = db
+            .execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+        inserted += result.rows_affected();
     }
     Ok(inserted)
 }
@@ -367,6 +486,24 @@ pub async fn job_priced_trades(
 
 /// Whether the account holds any record from a source other than `source`. Two range
 /// seeks on the `(account_id, source, source_id)` index (a `!=` filter would scan).
+/// Whether the account holds any entry from `source` (an index seek).
+pub async fn has_source(
+    db: &impl ConnectionTrait,
+    account_id: Uuid,
+    source: &str,
+) -> Result<bool, DbErr> {
+    Ok(transaction::Entity::find()
+        .select_only()
+        .column(transaction::Column::Id)
+        .filter(transaction::Column::AccountId.eq(account_id))
+        .filter(transaction::Column::Source.eq(source))
+        .limit(1)
+        .into_tuple::<Uuid>()
+        .one(db)
+        .await?
+        .is_some())
+}
+
 pub async fn has_other_sources(
     db: &impl ConnectionTrait,
     account_id: Uuid,

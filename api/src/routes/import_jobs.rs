@@ -312,6 +312,8 @@ pub struct DataSourceDto {
     #[schema(value_type = Option<String>)]
     pub quality_score: Option<rust_decimal::Decimal>,
     pub active_job_id: Option<Uuid>,
+    /// Things to act on before syncs fail, e.g. a Flex token expiring within 14 days.
+    pub warnings: Vec<String>,
 }
 
 /// The data-source dashboard: integrations and market-data providers.
@@ -351,6 +353,7 @@ pub async fn list_data_sources(
                 next_sync_at: d.next_sync_at,
                 quality_score: d.quality_score,
                 active_job_id: d.active_job_id,
+                warnings: d.warnings,
             })
             .collect(),
         market_data: ctx

@@ -23,7 +23,8 @@ use crate::services::imports::{ImportOptions, ImportResult, OnError};
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ImportParams {
-    /// auto (default), csv, ofx or qfx.
+    /// auto (default), csv, ofx, qfx or ibkr_flex (an Interactive Brokers Flex Query XML
+    /// statement).
     pub format: Option<String>,
     /// Report what would be imported and write nothing (default false).
     pub dry_run: Option<bool>,
@@ -31,6 +32,9 @@ pub struct ImportParams {
     pub on_error: Option<String>,
     /// The OFX account to import when the file holds several.
     pub ofx_account: Option<String>,
+    /// The IB account (`U1234567`) to import when a Flex statement holds several (default:
+    /// the integration's `account_id`, else the only account in the file).
+    pub ibkr_account: Option<String>,
 }
 
 /// The upload body: `multipart/form-data` with the file in the field `file`.
@@ -41,7 +45,7 @@ pub struct ImportUpload {
     file: Vec<u8>,
 }
 
-/// Import a CSV or OFX/QFX file into the account (the fallback for sources without an API).
+/// Import a CSV, OFX/QFX or IBKR Flex statement file into the account (the fallback for sources without an API).
 #[utoipa::path(
     tag = "imports",
     security(("bearer" = [])),
@@ -71,10 +75,11 @@ pub async fn import_file(
         None | Some("auto") => None,
         Some("csv") => Some(FileFormat::Csv),
         Some("ofx" | "qfx") => Some(FileFormat::Ofx),
+        Some("ibkr_flex") => Some(FileFormat::IbkrFlex),
         Some(_) => {
             return Err(ServiceError::validation(
                 "format",
-                "must be auto, csv, ofx or qfx",
+                "must be auto, csv, ofx, qfx or ibkr_flex",
             ));
         }
     };
@@ -109,6 +114,7 @@ pub async fn import_file(
                         dry_run: q.dry_run.unwrap_or(false),
                         on_error,
                         ofx_account: q.ofx_account,
+                        ibkr_account: q.ibkr_account,
                     },
                 )
                 .await

@@ -225,6 +225,59 @@ pub async fn remove_integration(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// An account at the provider, as the integration's credentials see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RemoteAccountDto {
+    /// The provider's account id (for IBKR `U1234567`); put it in the config as `account_id`.
+    pub id: String,
+    pub name: String,
+    /// Base currency (ISO 4217), when the provider says.
+    pub currency: Option<String>,
+    /// Account type as the provider names it: Individual, Joint, IRA, ...
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}
+
+impl From<tributary_connectors::RemoteAccount> for RemoteAccountDto {
+    fn from(a: tributary_connectors::RemoteAccount) -> Self {
+        Self {
+            id: a.id,
+            name: a.name,
+            currency: (!a.currency.is_empty()).then_some(a.currency),
+            kind: a.kind,
+        }
+    }
+}
+
+/// The accounts the integration's credentials can see at the provider, to choose which one
+/// this account mirrors (config `account_id`).
+#[utoipa::path(
+    tag = "integrations",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Account id")),
+    responses(
+        (status = 200, description = "Remote accounts", body = Vec<RemoteAccountDto>),
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account, or no integration", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The stored config no longer validates (field named)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The provider is rate limiting", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The provider failed or refused the credentials", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/accounts/{id}/integration/remote-accounts")]
+pub async fn list_remote_accounts(
+    ctx: web::Data<AppContext>,
+    user: CurrentUser,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<Vec<RemoteAccountDto>>, ServiceError> {
+    let accounts = ctx
+        .integrations()
+        .remote_accounts(user.id, AccountId(*id))
+        .await?;
+    Ok(web::Json(accounts.into_iter().map(Into::into).collect()))
+}
+
 /// Test the credentials against the provider; the result is also stored as the status.
 #[utoipa::path(
     tag = "integrations",

@@ -48,6 +48,7 @@ pub fn configure_api(cfg: &mut ServiceConfig) {
         .service(integrations::set_integration)
         .service(integrations::remove_integration)
         .service(integrations::test_integration)
+        .service(integrations::list_remote_accounts)
         .service(integrations::refresh_integration)
         .service(import_jobs::list_import_jobs)
         .service(import_jobs::get_import_job)

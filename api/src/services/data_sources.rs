@@ -24,6 +24,8 @@ pub struct DataSource {
     pub quality_score: Option<Decimal>,
     /// The queued or running job, if any.
     pub active_job_id: Option<uuid::Uuid>,
+    /// Things the user should act on before syncs fail (a credential about to expire).
+    pub warnings: Vec<String>,
 }
 
 pub struct DataSourceService<'a> {
@@ -49,6 +51,15 @@ impl DataSourceService<'_> {
                 _ => "configured",
             };
             let active = repo::import_jobs::find_active(&self.ctx.db, a.id).await?;
+            let warnings = match self.ctx.integrations().decrypted_config(&a) {
+                Ok(Some(config)) => tributary_connectors::registry::config_warnings(
+                    &self.ctx.connectors,
+                    &kind,
+                    &config,
+                    Utc::now().date_naive(),
+                ),
+                _ => Vec::new(),
+            };
             out.push(DataSource {
                 account_id: AccountId(a.id),
                 account_name: a.name,
@@ -60,6 +71,7 @@ impl DataSourceService<'_> {
                 next_sync_at: a.next_sync_at,
                 quality_score: a.quality_score.as_deref().and_then(|q| q.parse().ok()),
                 active_job_id: active.map(|j| j.id),
+                warnings,
             });
         }
         Ok(out)

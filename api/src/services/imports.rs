@@ -38,6 +38,8 @@ pub struct ImportOptions {
     pub dry_run: bool,
     pub on_error: OnError,
     pub ofx_account: Option<String>,
+    /// The IB account to import from a Flex statement holding several.
+    pub ibkr_account: Option<String>,
 }
 
 /// The outcome of a dry run: what would happen, nothing written.
@@ -133,7 +135,7 @@ impl ImportService<'_> {
                 )
             })?,
         };
-        let source = format.as_str().to_string();
+        let source = source_of(format).to_string();
         let profile = if format == FileFormat::Csv {
             let text = row
                 .import_profile
@@ -243,6 +245,85 @@ impl ImportService<'_> {
         )))
     }
 
+    /// Parses a Flex statement upload and picks the IB account to import: the `ibkr_account`
+    /// option, else the account's IBKR integration `account_id`, else the only one in the file.
+    fn flex_upload(
+        &self,
+        row: &tributary_entity::account::Model,
+        bytes: &[u8],
+        wanted: Option<&str>,
+    ) -> ServiceResult<tributary_connectors::ibkr::flex::parse::FlexAccount> {
+        let config = if row.integration_type.as_deref() == Some("IBKR") {
+            self.ctx.integrations().decrypted_config(row)?
+        } else {
+            None
+        };
+        let configured = config
+            .as_ref()
+            .and_then(|c| c.get("account_id"))
+            .and_then(|v| v.as_str().map(str::to_owned));
+        let categories = config
+            .as_ref()
+            .and_then(|c| {
+                tributary_connectors::ibkr::category::CategoryMap::from_config(
+                    c.get("position_type_map"),
+                )
+                .ok()
+            })
+            .unwrap_or_default();
+        let statement =
+            tributary_connectors::ibkr::flex::parse::parse_statement(bytes, &categories).map_err(
+                |e| {
+                    ServiceError::validation(
+                        "file",
+                        match e.line() {
+                            Some(line) => format!("line {line}: {e}"),
+                            None => e.to_string(),
+                        },
+                    )
+                },
+            )?;
+        let wanted = wanted.map(str::to_owned).or(configured);
+        let ids: Vec<String> = statement
+            .accounts
+            .iter()
+            .map(|a| a.info.id.clone())
+            .collect();
+        let index = match &wanted {
+            Some(w) => statement
+                .accounts
+                .iter()
+                .position(|a| a.info.id.eq_ignore_ascii_case(w))
+                .ok_or_else(|| {
+                    ServiceError::validation(
+                        "ibkr_account",
+                        format!(
+                            "the statement has no account {w} (it holds: {})",
+                            ids.join(", ")
+                        ),
+                    )
+                })?,
+            None if ids.len() == 1 => 0,
+            None if ids.is_empty() => {
+                return Err(ServiceError::validation(
+                    "file",
+                    "the Flex statement holds no account",
+                ));
+            }
+            None => {
+                return Err(ServiceError::validation(
+                    "ibkr_account",
+                    format!(
+                        "the statement holds several IB accounts ({}): choose one with ibkr_account",
+                        ids.join(", ")
+                    ),
+                ));
+            }
+        };
+        let mut accounts = statement.accounts;
+        Ok(accounts.swap_remove(index))
+    }
+
     async fn write_file(
         &self,
         row: &tributary_entity::account::Model,
@@ -252,7 +333,7 @@ impl ImportService<'_> {
         options: &ImportOptions,
         job_id: Option<Uuid>,
     ) -> ServiceResult<BatchCounts> {
-        let source = format.as_str();
+        let source = source_of(format);
         let txn = self.ctx.db.begin().await?;
         repo::accounts::lock_for_write(&txn, row.id).await?;
         let mut ledger = LedgerImport::new(
@@ -383,6 +464,40 @@ impl ImportService<'_> {
                 }
                 balance = statement.balance.clone();
             }
+            (FileFormat::IbkrFlex, _) => {
+                let bytes = std::fs::read(path).map_err(|e| {
+                    ServiceError::Unexpected(anyhow::anyhow!("reading the upload: {e}"))
+                })?;
+                let account = self.flex_upload(row, &bytes, options.ibkr_account.as_deref())?;
+                for e in &account.rejected {
+                    counts.fetched += 1;
+                    counts.failed += 1;
+                    counts.errors.push(RecordError {
+                        line: Some(e.line),
+                        source_id: None,
+                        field: None,
+                        message: e.message.clone(),
+                    });
+                }
+                let records = account
+                    .data
+                    .transactions
+                    .into_iter()
+                    .zip(
+                        account
+                            .lines
+                            .into_iter()
+                            .map(Some)
+                            .chain(std::iter::repeat(None)),
+                    )
+                    .map(|(record, line)| Incoming { line, record })
+                    .collect();
+                counts.add(ledger.write(&txn, records, options.dry_run).await?);
+                if !account.data.holdings.is_empty() {
+                    reported_holdings = Some(account.data.holdings);
+                }
+                balance = account.data.balance;
+            }
             (FileFormat::Csv, None) => {
                 return Err(ServiceError::validation("import_profile", "missing"));
             }
@@ -428,5 +543,14 @@ impl ImportService<'_> {
         }
         txn.commit().await?;
         Ok(counts)
+    }
+}
+
+/// The ledger source of a file format: Flex statements share the IBKR integration's source, so
+/// an uploaded statement and a later (or earlier) Flex sync deduplicate by IB's own ids.
+fn source_of(format: FileFormat) -> &'static str {
+    match format {
+        FileFormat::IbkrFlex => "ibkr",
+        other => other.as_str(),
     }
 }

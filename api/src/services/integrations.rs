@@ -202,7 +202,8 @@ impl IntegrationService<'_> {
             }
         }
         let normalized =
-            registry::validate_config(&kind, &Value::Object(incoming)).map_err(config_error)?;
+            registry::validate_config(&self.ctx.connectors, &kind, &Value::Object(incoming))
+                .map_err(config_error)?;
         let changed_fields: Vec<String> = normalized
             .as_object()
             .map(|o| o.keys().cloned().collect())
@@ -282,7 +283,8 @@ impl IntegrationService<'_> {
         let (Some(kind), Some(config)) = (row.integration_type.clone(), self.decrypt(&row)?) else {
             return Err(ServiceError::NotFound);
         };
-        let connector = registry::connect(&kind, &config, Utc::now()).map_err(config_error)?;
+        let connector = registry::connect(&self.ctx.connectors, &kind, &config, Utc::now())
+            .map_err(config_error)?;
         Ok((row, kind, connector))
     }
 
@@ -298,6 +300,21 @@ impl IntegrationService<'_> {
         repo::accounts::update(&self.ctx.db, m).await?;
         self.ctx.read_cache.invalidate(UserId(row.user_id));
         Ok(())
+    }
+
+    /// The accounts the integration's credentials can see at the provider (id, type, base
+    /// currency), so the user can choose which one this account mirrors (`account_id`).
+    ///
+    /// # Errors
+    /// `NotFound` unless the caller owns the account and it has an integration; `Upstream`
+    /// when the provider fails; `Validation` when the stored config no longer validates.
+    pub async fn remote_accounts(
+        &self,
+        user: UserId,
+        id: AccountId,
+    ) -> ServiceResult<Vec<tributary_connectors::RemoteAccount>> {
+        let (_, _, connector) = self.connector(user, id).await?;
+        connector.accounts().await.map_err(config_error)
     }
 
     /// Checks the credentials against the provider and records the resulting status.

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use tributary_connectors::{
     AssetClass, AssetRef, Holding as ReportedHolding, Transaction as Record, TransactionType,
 };
-use tributary_entity::{holding, transaction};
+use tributary_entity::holding;
 use uuid::Uuid;
 
 use crate::error::ServiceResult;
@@ -143,24 +143,28 @@ pub fn validate(r: &Record, today: NaiveDate) -> Result<(), (String, String)> {
 /// currency); numbers are normalized so `1.50` and `1.5` agree.
 #[must_use]
 pub fn fingerprint(account_id: Uuid, r: &Record) -> String {
-    let parts = [
-        account_id.to_string(),
-        r.kind.as_str().to_string(),
-        r.trade_date.to_string(),
-        r.asset
-            .as_ref()
-            .map(|a| a.asset_id.clone())
-            .unwrap_or_default(),
-        r.quantity
-            .map(|q| q.normalize().to_string())
-            .unwrap_or_default(),
-        r.price
-            .map(|p| p.normalize().to_string())
-            .unwrap_or_default(),
-        r.amount.normalize().to_string(),
-        r.currency.clone(),
-    ];
-    hex::encode(Sha256::digest(parts.join("|").as_bytes()))
+    use std::fmt::Write as _;
+    // The digest of the parts joined with `|`, fed to the hasher piece by piece (this runs for
+    // every imported row).
+    let mut hasher = Sha256::new();
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    hasher.update(account_id.hyphenated().encode_lower(&mut buf).as_bytes());
+    let mut text = String::with_capacity(96);
+    let _ = write!(text, "|{}|{}|", r.kind.as_str(), r.trade_date);
+    if let Some(a) = &r.asset {
+        text.push_str(&a.asset_id);
+    }
+    text.push('|');
+    if let Some(q) = r.quantity {
+        let _ = write!(text, "{}", q.normalize());
+    }
+    text.push('|');
+    if let Some(p) = r.price {
+        let _ = write!(text, "{}", p.normalize());
+    }
+    let _ = write!(text, "|{}|{}", r.amount.normalize(), r.currency);
+    hasher.update(text.as_bytes());
+    hex::encode(hasher.finalize())
 }
 
 /// The cross-source match key: type, asset, quantity and amount (numbers normalized).
@@ -189,6 +193,9 @@ pub struct LedgerImport {
     /// nothing to match across sources and the per-batch window query is skipped (callers
     /// hold the account's write lock, so none can appear meanwhile).
     cross_source: bool,
+    /// Whether duplicates are likely (this source wrote to the account before, or a batch
+    /// hit existing ids): then inserts first look up which ids exist.
+    precheck: bool,
 }
 
 impl LedgerImport {
@@ -205,6 +212,7 @@ impl LedgerImport {
     ) -> ServiceResult<Self> {
         let tombs = repo::transactions::tombstones(db, account_id).await?;
         let cross_source = repo::transactions::has_other_sources(db, account_id, source).await?;
+        let precheck = repo::transactions::has_source(db, account_id, source).await?;
         Ok(Self {
             account_id,
             source: source.to_string(),
@@ -219,6 +227,7 @@ impl LedgerImport {
             occurrences: HashMap::new(),
             matched_originals: HashSet::new(),
             cross_source,
+            precheck,
         })
     }
 
@@ -417,27 +426,23 @@ impl LedgerImport {
             if alias_of.is_some() {
                 counts.aliased += 1;
             }
-            rows.push(transaction::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                account_id: Set(self.account_id),
-                asset_id: Set(asset_id),
-                kind: Set(r.kind.as_str().to_string()),
-                trade_date: Set(r.trade_date),
-                settle_date: Set(r.settle_date),
-                quantity: Set(r.quantity.map(dec_to_db)),
-                price: Set(r.price.map(dec_to_db)),
-                amount: Set(dec_to_db(r.amount)),
-                fee: Set(r.fee.map(dec_to_db)),
-                currency: Set(r.currency.clone()),
-                description: Set(r.description.clone()),
-                source: Set(self.source.clone()),
-                source_id: Set(p.source_id),
-                fingerprint: Set(p.fingerprint),
-                import_job_id: Set(self.job_id),
-                created_at: Set(now),
-                occurrence: Set(p.occurrence),
-                alias_of: Set(alias_of),
-                match_reason: Set(match_reason),
+            rows.push(repo::transactions::NewTransaction {
+                id: Uuid::now_v7(),
+                asset_id,
+                kind: r.kind.as_str(),
+                trade_date: r.trade_date,
+                settle_date: r.settle_date,
+                quantity: r.quantity.map(dec_to_db),
+                price: r.price.map(dec_to_db),
+                amount: dec_to_db(r.amount),
+                fee: r.fee.map(dec_to_db),
+                currency: r.currency.clone(),
+                description: r.description.clone(),
+                source_id: p.source_id,
+                fingerprint: p.fingerprint,
+                occurrence: p.occurrence,
+                alias_of,
+                match_reason,
             });
         }
         if dry_run {
@@ -467,7 +472,19 @@ impl LedgerImport {
             return Ok(counts);
         }
         let attempted = rows.len() as i64;
-        let inserted = repo::transactions::insert_new(txn, rows).await? as i64;
+        let inserted = repo::transactions::insert_new(
+            txn,
+            self.account_id,
+            &self.source,
+            self.job_id,
+            now,
+            self.precheck,
+            rows,
+        )
+        .await? as i64;
+        if inserted < attempted {
+            self.precheck = true;
+        }
         counts.inserted = inserted;
         counts.duplicates = attempted - inserted;
         // Aliases that collided with an existing row were duplicates, not new aliases.
@@ -725,6 +742,45 @@ mod tests {
             fee: None,
             currency: "USD".into(),
             description: None,
+        }
+    }
+
+    /// Stored fingerprints must never change meaning: the digest is of the parts joined with
+    /// `|`, whatever way it is computed.
+    #[test]
+    fn the_fingerprint_is_the_digest_of_the_joined_parts() {
+        let account = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001);
+        for (r, q, p) in [
+            (rec(TransactionType::Buy, "-1000.50"), "10", "100"),
+            (
+                Record {
+                    asset: None,
+                    quantity: None,
+                    price: None,
+                    ..rec(TransactionType::Deposit, "250.00")
+                },
+                "",
+                "",
+            ),
+        ] {
+            let joined = [
+                account.to_string(),
+                r.kind.as_str().to_string(),
+                r.trade_date.to_string(),
+                r.asset
+                    .as_ref()
+                    .map(|a| a.asset_id.clone())
+                    .unwrap_or_default(),
+                q.to_string(),
+                p.to_string(),
+                r.amount.normalize().to_string(),
+                r.currency.clone(),
+            ]
+            .join("|");
+            assert_eq!(
+                fingerprint(account, &r),
+                hex::encode(Sha256::digest(joined.as_bytes()))
+            );
         }
     }
 

@@ -39,6 +39,8 @@ pub struct AppContext {
     pub node_id: String,
     /// The market-data provider chain (quotes, bars, FX, search), shared by all requests.
     pub market: Arc<tributary_connectors::market::MarketData>,
+    /// Operator settings account connectors are bound by (base URLs, host allowlists).
+    pub connectors: tributary_connectors::registry::ConnectorEnv,
 }
 
 impl AppContext {
@@ -86,6 +88,7 @@ impl AppContext {
         };
         Self {
             read_cache: cache::ReadCache::new(cache_on),
+            connectors: settings.providers.connector_env(),
             node_id: format!(
                 "node-{}-{}",
                 std::process::id(),

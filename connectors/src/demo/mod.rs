@@ -110,6 +110,7 @@ impl AccountConnector for DemoConnector {
             id: Self::account_id(self.config.seed),
             name: format!("Demo brokerage ({})", self.config.profile.as_str()),
             currency: market::ACCOUNT_CURRENCY.to_owned(),
+            kind: Some("Individual".to_owned()),
         }])
     }
 

@@ -37,15 +37,18 @@ pub use ofx::{OfxFile, OfxStatement};
 pub enum FileFormat {
     Csv,
     Ofx,
+    /// An Interactive Brokers Flex Query statement (`FlexQueryResponse` XML).
+    IbkrFlex,
 }
 
 impl FileFormat {
-    /// The wire name (`csv`, `ofx`).
+    /// The wire name (`csv`, `ofx`, `ibkr_flex`).
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Csv => "csv",
             Self::Ofx => "ofx",
+            Self::IbkrFlex => "ibkr_flex",
         }
     }
 }
@@ -66,6 +69,9 @@ pub fn detect_format(head: &[u8]) -> Option<FileFormat> {
     let head = head.get(..SNIFF_LEN).unwrap_or(head);
     let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
     let trimmed = trim_ascii_start(head);
+    if crate::ibkr::flex::parse::looks_like_flex(head) {
+        return Some(FileFormat::IbkrFlex);
+    }
     if starts_with_ignore_case(trimmed, b"OFXHEADER")
         || (starts_with_ignore_case(trimmed, b"<?xml") && contains_ignore_case(head, b"<?OFX"))
         || starts_with_ignore_case(trimmed, b"<OFX>")

@@ -201,11 +201,12 @@ fn derivative_id(prefix: &str, c: &Contract) -> String {
         id.push(':');
         id.push_str(&strike.normalize().to_string());
     }
-    if c.expiry.is_none() && c.strike.is_none() {
-        if let Some(conid) = &c.conid {
-            id.push(':');
-            id.push_str(conid);
-        }
+    if c.expiry.is_none()
+        && c.strike.is_none()
+        && let Some(conid) = &c.conid
+    {
+        id.push(':');
+        id.push_str(conid);
     }
     id
 }

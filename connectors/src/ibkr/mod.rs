@@ -10,10 +10,15 @@
 
 pub mod category;
 pub mod client_portal;
+pub mod config;
+mod connector;
 pub mod flex;
 pub mod tws;
 
 use chrono::NaiveDate;
+
+pub use config::{IbkrConfig, IbkrEnv};
+pub use connector::IbkrConnector;
 
 use crate::types::{Balance, Holding, Transaction};
 

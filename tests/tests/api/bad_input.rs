@@ -324,7 +324,7 @@ fn cases(plain: &str, demo: &str) -> Vec<Case> {
             .json(json!({"type": "NOPE", "config": {"seed": 1}}))
             .invalid("type"),
         Case::new("integration type known but unavailable", M::PUT, integration.clone())
-            .json(json!({"type": "IBKR", "config": {"seed": 1}}))
+            .json(json!({"type": "SCHWAB", "config": {"seed": 1}}))
             .invalid("type"),
         Case::new("integration type missing", M::PUT, integration.clone())
             .json(json!({"config": {"seed": 1}}))
@@ -514,7 +514,7 @@ async fn a_put_account_refused_for_its_integration_part_changes_nothing() {
     let before = app.get(&path, user.token()).await;
     for (what, integration_type, config, field) in [
         ("unknown type", "NOPE", json!({"seed": 1}), "type"),
-        ("unavailable type", "IBKR", json!({"seed": 1}), "type"),
+        ("unavailable type", "SCHWAB", json!({"seed": 1}), "type"),
         ("invalid config", "DEMO", json!({"seed": -1}), "config.seed"),
         ("config not an object", "DEMO", json!("seed=1"), "config"),
     ] {

@@ -147,6 +147,10 @@ const CASES: &[Case] = &[
         "query($account: UUID!) { allTransactions(accountId: $account) { edges { node { id } } } }",
     ),
     query(
+        "remoteAccounts(accountId)",
+        "query($account: UUID!) { remoteAccounts(accountId: $account) { id type } }",
+    ),
+    query(
         "importProfile(accountId)",
         "query($account: UUID!) { importProfile(accountId: $account) }",
     ),

@@ -9,7 +9,7 @@ async fn unavailable_and_unknown_integration_types_are_rejected_naming_the_field
     let app = spawn_app().await;
     let user = TestUser::register(&app).await;
     let id = app.create_account(user.token(), "A").await;
-    for (kind, needle) in [("IBKR", "not available"), ("NOPE", "unknown")] {
+    for (kind, needle) in [("SCHWAB", "not available"), ("NOPE", "unknown")] {
         let r = app
             .put(
                 &format!("/api/accounts/{id}/integration"),

@@ -5,11 +5,9 @@ use std::str::FromStr;
 
 use reqwest::StatusCode;
 use rust_decimal::Decimal;
-use sea_orm::Set;
 use serde_json::json;
 use tributary_api::repo;
 use tributary_api::secrets::MasterKey;
-use tributary_entity::transaction;
 use tributary_tests::{TestUser, captured_logs, spawn_app};
 use uuid::Uuid;
 
@@ -150,32 +148,38 @@ async fn decimals_round_trip_exactly_through_the_database() {
     let rows = values
         .iter()
         .enumerate()
-        .map(|(i, v)| transaction::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            account_id: Set(account_id),
-            asset_id: Set(None),
-            kind: Set("deposit".into()),
-            trade_date: Set(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date")
-                + chrono::Days::new(i as u64)),
-            settle_date: Set(None),
-            quantity: Set(Some(repo::dec_to_db(Decimal::from_str(v).expect("dec")))),
-            price: Set(None),
-            amount: Set(repo::dec_to_db(Decimal::from_str(v).expect("dec"))),
-            fee: Set(None),
-            currency: Set("USD".into()),
-            description: Set(None),
-            source: Set("test".into()),
-            source_id: Set(format!("t{i}")),
-            fingerprint: Set(format!("f{i}")),
-            import_job_id: Set(None),
-            created_at: Set(chrono::Utc::now()),
-            ..Default::default()
+        .map(|(i, v)| repo::transactions::NewTransaction {
+            id: Uuid::now_v7(),
+            asset_id: None,
+            kind: "deposit",
+            trade_date: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date")
+                + chrono::Days::new(i as u64),
+            settle_date: None,
+            quantity: Some(repo::dec_to_db(Decimal::from_str(v).expect("dec"))),
+            price: None,
+            amount: repo::dec_to_db(Decimal::from_str(v).expect("dec")),
+            fee: None,
+            currency: "USD".into(),
+            description: None,
+            source_id: format!("t{i}"),
+            fingerprint: format!("f{i}"),
+            occurrence: 0,
+            alias_of: None,
+            match_reason: None,
         })
         .collect();
     assert_eq!(
-        repo::transactions::insert_new(&app.ctx.db, rows)
-            .await
-            .expect("inserts"),
+        repo::transactions::insert_new(
+            &app.ctx.db,
+            account_id,
+            "test",
+            None,
+            chrono::Utc::now(),
+            false,
+            rows
+        )
+        .await
+        .expect("inserts"),
         values.len() as u64
     );
     let r = app

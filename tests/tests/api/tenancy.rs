@@ -35,6 +35,7 @@ fn account_routes() -> Vec<(Method, &'static str, Option<Value>)> {
         ),
         (Method::DELETE, "/integration", None),
         (Method::POST, "/integration/test", None),
+        (Method::GET, "/integration/remote-accounts", None),
         (Method::POST, "/integration/refresh", None),
     ]
 }
