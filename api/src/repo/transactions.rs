@@ -266,8 +266,34 @@ pub type LedgerRow = (
     Uuid,
 );
 
-/// A page of an account's non-alias transactions, oldest first, after the `(date, id)` key,
-/// with only the columns holdings derivation needs (callers loop, so memory stays bounded).
+/// The cash effect of an account's non-alias transactions: `(currency, amount, count)` for
+/// each distinct amount text, so the caller sums exactly (`amount × count`) without reading
+/// every row. Decimal text is summed outside the database, which has no exact decimal type.
+pub async fn cash_totals(
+    db: &impl ConnectionTrait,
+    account_id: Uuid,
+) -> Result<Vec<(String, String, i64)>, DbErr> {
+    use sea_orm::sea_query::{Expr, Func};
+    transaction::Entity::find()
+        .select_only()
+        .column(transaction::Column::Currency)
+        .column(transaction::Column::Amount)
+        .column_as(
+            Expr::expr(Func::count(Expr::col(transaction::Column::Id))),
+            "n",
+        )
+        .filter(transaction::Column::AccountId.eq(account_id))
+        .filter(transaction::Column::AliasOf.is_null())
+        .group_by(transaction::Column::Currency)
+        .group_by(transaction::Column::Amount)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// A page of an account's non-alias transactions of an asset, oldest first, after the
+/// `(date, id)` key, with only the columns position derivation needs (callers loop, so memory
+/// stays bounded).
 pub async fn ledger_rows_page(
     db: &impl ConnectionTrait,
     account_id: Uuid,
@@ -285,7 +311,8 @@ pub async fn ledger_rows_page(
         .column(transaction::Column::TradeDate)
         .column(transaction::Column::Id)
         .filter(transaction::Column::AccountId.eq(account_id))
-        .filter(transaction::Column::AliasOf.is_null());
+        .filter(transaction::Column::AliasOf.is_null())
+        .filter(transaction::Column::AssetId.is_not_null());
     if let Some((date, id)) = after {
         q = q.filter(
             Condition::any()

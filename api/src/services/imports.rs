@@ -271,18 +271,10 @@ impl ImportService<'_> {
                 .ok()
             })
             .unwrap_or_default();
+        // Every parse error's message starts with the line it is on.
         let statement =
-            tributary_connectors::ibkr::flex::parse::parse_statement(bytes, &categories).map_err(
-                |e| {
-                    ServiceError::validation(
-                        "file",
-                        match e.line() {
-                            Some(line) => format!("line {line}: {e}"),
-                            None => e.to_string(),
-                        },
-                    )
-                },
-            )?;
+            tributary_connectors::ibkr::flex::parse::parse_statement(bytes, &categories)
+                .map_err(|e| ServiceError::validation("file", e.to_string()))?;
         let wanted = wanted.map(str::to_owned).or(configured);
         let ids: Vec<String> = statement
             .accounts
@@ -347,6 +339,8 @@ impl ImportService<'_> {
         let mut counts = BatchCounts::default();
         let mut reported_holdings = None;
         let mut balance = None;
+        // An IBKR Flex statement older than what the account shows leaves positions as they are.
+        let mut keep_holdings = false;
         match (format, profile) {
             (FileFormat::Csv, Some(profile)) => {
                 let (tx, mut rx) = tokio::sync::mpsc::channel::<
@@ -493,10 +487,25 @@ impl ImportService<'_> {
                     .map(|(record, line)| Incoming { line, record })
                     .collect();
                 counts.add(ledger.write(&txn, records, options.dry_run).await?);
-                if !account.data.holdings.is_empty() {
-                    reported_holdings = Some(account.data.holdings);
+                // History uploaded after a newer statement (or a sync) adds its transactions
+                // but does not roll the positions and balance back to its own day.
+                let as_of = account
+                    .data
+                    .balance
+                    .as_ref()
+                    .map(|b| b.as_of)
+                    .or_else(|| account.data.holdings.iter().map(|h| h.as_of).max());
+                let superseded = matches!(
+                    (as_of, row.balance_updated_at),
+                    (Some(statement), Some(current)) if statement < current
+                );
+                keep_holdings = superseded;
+                if !superseded {
+                    if !account.data.holdings.is_empty() {
+                        reported_holdings = Some(account.data.holdings);
+                    }
+                    balance = account.data.balance;
                 }
-                balance = account.data.balance;
             }
             (FileFormat::Csv, None) => {
                 return Err(ServiceError::validation("import_profile", "missing"));
@@ -521,12 +530,15 @@ impl ImportService<'_> {
             txn.rollback().await?;
             return Ok(counts);
         }
+        let phase = std::time::Instant::now();
+        tracing::debug!(rows = counts.fetched, "file import: records written");
         // Holdings: reported positions win; an account without an integration holds what its
         // transactions add up to.
         match reported_holdings {
             Some(h) => {
                 ledger::store_reported_holdings(&txn, row.id, source, &h).await?;
             }
+            None if keep_holdings => {}
             // Unchanged transactions leave the derived holdings as they are.
             None if row.integration_type.is_none() && counts.inserted > 0 => {
                 let derived = ledger::derive_holdings(&txn, row.id).await?;
@@ -541,7 +553,13 @@ impl ImportService<'_> {
             m.balance_updated_at = Set(Some(b.as_of));
             m.update(&txn).await?;
         }
+        let derived_in = phase.elapsed();
         txn.commit().await?;
+        tracing::debug!(
+            holdings_ms = derived_in.as_millis(),
+            commit_ms = (phase.elapsed() - derived_in).as_millis(),
+            "file import: holdings and balance stored, committed"
+        );
         Ok(counts)
     }
 }

@@ -118,8 +118,16 @@ pub fn validate(r: &Record, today: NaiveDate) -> Result<(), (String, String)> {
             if r.kind == TransactionType::Buy && r.amount > Decimal::ZERO {
                 return fail("amount", "a buy must not add cash (amount <= 0)");
             }
-            if r.kind == TransactionType::Sell && r.amount < Decimal::ZERO {
-                return fail("amount", "a sell must not remove cash (amount >= 0)");
+            // A sale whose commission exceeds its proceeds (an option closed at 0.01) nets
+            // negative; beyond the fee, a sell never removes cash.
+            if r.kind == TransactionType::Sell
+                && r.amount < Decimal::ZERO
+                && -r.amount > r.fee.unwrap_or_default().abs()
+            {
+                return fail(
+                    "amount",
+                    "a sell must not remove more cash than its fee (amount >= -fee)",
+                );
             }
         }
         TransactionType::Deposit if r.amount < Decimal::ZERO => {
@@ -495,8 +503,8 @@ impl LedgerImport {
     }
 }
 
-/// Positions derived from an account's transactions: average cost; splits change quantity
-/// only; transfers and mergers move quantity (incoming at their stated value); fees are part
+/// Positions derived from an account's transactions (those with an asset, in date order):
+/// average cost; splits change quantity only; transfers and mergers move quantity (incoming at their stated value); fees are part
 /// of `amount` and so of cost; cash per currency is the sum of amounts.
 ///
 /// # Errors
@@ -519,9 +527,8 @@ pub async fn derive_holdings(
         let rows = repo::transactions::ledger_rows_page(db, account_id, after, 20_000).await?;
         let Some(last) = rows.last() else { break };
         after = Some((last.6, last.7));
-        for (kind, asset_id, quantity, price, amount, currency, trade_date, _) in rows {
+        for (kind, asset_id, quantity, price, amount, _, trade_date, _) in rows {
             let amount = dec_from_db(&amount)?;
-            *cash.entry(currency).or_default() += amount;
             let Some(asset_id) = asset_id else { continue };
             let quantity = opt_dec_from_db(quantity.as_deref())?.unwrap_or_default();
             let price = opt_dec_from_db(price.as_deref())?;
@@ -532,6 +539,10 @@ pub async fn derive_holdings(
                 p.last_date = Some(trade_date);
             }
         }
+    }
+    // Cash is order-independent: summed per distinct amount, exactly.
+    for (currency, amount, n) in repo::transactions::cash_totals(db, account_id).await? {
+        *cash.entry(currency).or_default() += dec_from_db(&amount)? * Decimal::from(n);
     }
     let asset_rows = repo::assets::by_ids(db, positions.keys().copied().collect()).await?;
     let mut out = Vec::new();
@@ -782,6 +793,20 @@ mod tests {
                 hex::encode(Sha256::digest(joined.as_bytes()))
             );
         }
+    }
+
+    #[test]
+    fn a_sell_may_net_negative_only_by_its_fee() {
+        let today = NaiveDate::from_ymd_opt(2026, 2, 1).expect("date");
+        let with_fee = |amount: &str, fee: &str| Record {
+            fee: Some(Decimal::from_str(fee).expect("dec")),
+            ..rec(TransactionType::Sell, amount)
+        };
+        assert!(validate(&with_fee("-0.35", "1.01"), today).is_ok());
+        assert_eq!(
+            validate(&with_fee("-5", "1"), today).expect_err("bad").0,
+            "amount"
+        );
     }
 
     #[test]

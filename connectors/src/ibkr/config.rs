@@ -130,10 +130,15 @@ pub struct IbkrConfig {
     pub backfill_from: Option<NaiveDate>,
 }
 
-const FLEX_FIELDS: [&str; 3] = ["flex_token", "query_id", "token_expires_on"];
+const FLEX_FIELDS: [&str; 4] = [
+    "flex_token",
+    "query_id",
+    "token_expires_on",
+    "backfill_from",
+];
 const PORTAL_FIELDS: [&str; 3] = ["host", "port", "verify_tls"];
 const TWS_FIELDS: [&str; 3] = ["host", "port", "client_id"];
-const COMMON_FIELDS: [&str; 4] = ["mode", "account_id", "position_type_map", "backfill_from"];
+const COMMON_FIELDS: [&str; 3] = ["mode", "account_id", "position_type_map"];
 
 fn bad(field: &str, message: impl Into<String>) -> ConnectorError {
     ConnectorError::invalid_config(field, message)
@@ -540,6 +545,13 @@ mod tests {
                 &env
             )),
             "port"
+        );
+        assert_eq!(
+            field_of(IbkrConfig::from_json(
+                &json!({"mode": "tws", "backfill_from": "2020-01-01"}),
+                &env
+            )),
+            "backfill_from"
         );
         assert_eq!(
             field_of(IbkrConfig::from_json(

@@ -125,8 +125,9 @@ impl IbkrConnector {
         ids: impl Iterator<Item = &'a str> + Clone,
     ) -> Result<String, ConnectorError> {
         if let Some(wanted) = &self.config.account_id {
-            if ids.clone().any(|id| id.eq_ignore_ascii_case(wanted)) {
-                return Ok(wanted.clone());
+            // The id as IB spells it: the gateway's paths and TWS's filters are case-sensitive.
+            if let Some(id) = ids.clone().find(|id| id.eq_ignore_ascii_case(wanted)) {
+                return Ok(id.to_owned());
             }
             let seen: Vec<&str> = ids.collect();
             return Err(ConnectorError::invalid_config(

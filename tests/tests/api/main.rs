@@ -15,6 +15,7 @@ mod graphql_tenancy;
 mod health;
 mod ibkr_flex_client;
 mod ibkr_gateway_client;
+mod ibkr_sync;
 mod ibkr_tws_client;
 mod imports;
 mod integrations;

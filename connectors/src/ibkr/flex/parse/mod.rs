@@ -200,8 +200,9 @@ impl FlexParseError {
     }
 }
 
-/// Parses a `FlexQueryResponse` document (Activity or Trade Confirmation Flex query, XML
-/// format), building every asset through `map`.
+/// Parses a `FlexQueryResponse` document (an Activity Flex query in XML format), building
+/// every asset through `map`. Sections this parser does not read, such as the Trade
+/// Confirmation query's `<TradeConfirms>`, are skipped.
 ///
 /// # Errors
 /// [`FlexParseError`] when the file as a whole cannot be read: not XML, malformed or truncated
