@@ -136,7 +136,7 @@ fn stock_and_etf_trades_keep_ib_signs_fees_and_ids() {
     let s = parse(&fixture("flex_multi_account.xml"));
     let a = account(&s, "U1234567");
 
-    let (buy, line) = tx(a, "trade:718823301");
+    let (buy, line) = tx(a, "exec:0000e0d5.6789a1b2.01.01");
     assert_eq!(line, 26);
     check(
         buy,

@@ -149,6 +149,27 @@ pub async fn claim(
     lease: chrono::Duration,
     only: Option<Uuid>,
 ) -> Result<Option<import_job::Model>, DbErr> {
+    claim_where(db, owner, lease, only, false).await
+}
+
+/// Claims a queued job this node queued not-yet-due to run it inline (no worker takes a job
+/// before it is due).
+pub async fn claim_reserved(
+    db: &impl ConnectionTrait,
+    owner: &str,
+    lease: chrono::Duration,
+    id: Uuid,
+) -> Result<Option<import_job::Model>, DbErr> {
+    claim_where(db, owner, lease, Some(id), true).await
+}
+
+async fn claim_where(
+    db: &impl ConnectionTrait,
+    owner: &str,
+    lease: chrono::Duration,
+    only: Option<Uuid>,
+    reserved: bool,
+) -> Result<Option<import_job::Model>, DbErr> {
     use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Query};
     use sea_orm::{Condition, DbBackend};
     let now = Utc::now();
@@ -161,11 +182,13 @@ pub async fn claim(
                 .add(
                     Condition::all()
                         .add(import_job::Column::Status.eq("queued"))
-                        .add(
+                        // A reserved job is claimed before it is due: that is how a node
+                        // takes the job it queued to run inline.
+                        .add_option((!reserved).then(|| {
                             Condition::any()
                                 .add(import_job::Column::NextRunAt.is_null())
-                                .add(import_job::Column::NextRunAt.lte(now)),
-                        ),
+                                .add(import_job::Column::NextRunAt.lte(now))
+                        })),
                 )
                 .add(
                     Condition::all()

@@ -368,10 +368,21 @@ impl IntegrationService<'_> {
         let Some(kind) = row.integration_type.clone() else {
             return Err(ServiceError::NotFound);
         };
-        let job = self.enqueue(&row, &kind, trigger, None).await?;
+        // Queued as due a minute from now, so no worker takes it before this node claims it
+        // to run inline (and the answer is the same whoever runs it); if this node dies first,
+        // the workers run it after that minute.
+        let job = self
+            .enqueue_at(
+                &row,
+                &kind,
+                trigger,
+                None,
+                Some(Utc::now() + chrono::Duration::seconds(60)),
+            )
+            .await?;
         let lease = chrono::Duration::seconds(self.ctx.settings.jobs.lease_secs);
         let outcome =
-            match repo::import_jobs::claim(&self.ctx.db, &self.ctx.node_id, lease, Some(job.id))
+            match repo::import_jobs::claim_reserved(&self.ctx.db, &self.ctx.node_id, lease, job.id)
                 .await?
             {
                 Some(claimed) => crate::jobs::runner::run(self.ctx, claimed).await?,
@@ -416,6 +427,19 @@ impl IntegrationService<'_> {
         trigger: &str,
         idempotency_key: Option<String>,
     ) -> ServiceResult<tributary_entity::import_job::Model> {
+        self.enqueue_at(row, kind, trigger, idempotency_key, None)
+            .await
+    }
+
+    /// [`Self::enqueue`], due at `next_run_at` (now when `None`).
+    async fn enqueue_at(
+        &self,
+        row: &account::Model,
+        kind: &str,
+        trigger: &str,
+        idempotency_key: Option<String>,
+        next_run_at: Option<chrono::DateTime<Utc>>,
+    ) -> ServiceResult<tributary_entity::import_job::Model> {
         repo::import_jobs::enqueue(
             &self.ctx.db,
             repo::import_jobs::NewJob {
@@ -424,7 +448,7 @@ impl IntegrationService<'_> {
                 source: &kind.to_ascii_lowercase(),
                 trigger,
                 cursor_in: row.sync_cursor.clone(),
-                next_run_at: None,
+                next_run_at,
                 max_attempts: self.ctx.settings.jobs.max_attempts,
                 idempotency_key,
                 format: None,
@@ -475,9 +499,11 @@ fn status_for(e: &ConnectorError) -> IntegrationStatus {
 /// A message safe to show the user and store as `last_error` (no provider bodies, no secrets).
 pub(crate) fn failure_message(e: &ConnectorError) -> String {
     match e {
-        ConnectorError::Authentication(_) => {
-            "The provider rejected the credentials; update the integration and try again.".into()
-        }
+        // Account connectors write these messages for users (what to renew, where); they
+        // carry no provider bodies or secrets (the Flex client redacts its token).
+        ConnectorError::Authentication(message) => format!(
+            "The provider rejected the credentials: {message}. Update the integration and try again."
+        ),
         ConnectorError::RateLimited { retry_after } => match retry_after {
             Some(d) => format!(
                 "The provider is rate limiting requests; retry in {} s.",
@@ -491,7 +517,9 @@ pub(crate) fn failure_message(e: &ConnectorError) -> String {
         ConnectorError::Decode(_) => {
             "The provider sent a response Tributary could not read.".into()
         }
-        ConnectorError::Transport(_) => "The provider could not be reached.".into(),
+        ConnectorError::Transport(message) => {
+            format!("The provider could not be reached: {message}")
+        }
         ConnectorError::NotSupported(what) => format!("Not supported: {what}"),
         ConnectorError::InvalidConfig { field, message } => {
             format!("Invalid configuration `{field}`: {message}")

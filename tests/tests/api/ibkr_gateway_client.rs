@@ -78,7 +78,7 @@ async fn the_check_passes_over_the_self_signed_certificate_when_verification_is_
 }
 
 #[tokio::test]
-async fn verifying_the_self_signed_certificate_fails_with_a_clear_transport_error() {
+async fn verifying_the_self_signed_certificate_fails_naming_verify_tls_and_is_not_retried() {
     let mock = GatewayMock::start().await;
     let verifying = GatewaySettings {
         verify_tls: true,
@@ -91,9 +91,11 @@ async fn verifying_the_self_signed_certificate_fails_with_a_clear_transport_erro
         Ok(line) => panic!("a self-signed certificate was trusted: {line}"),
         Err(e) => e,
     };
-    let ConnectorError::Transport(message) = &err else {
-        panic!("expected a transport error, got {err:?}");
+    let ConnectorError::InvalidConfig { field, message } = &err else {
+        panic!("expected a config error naming verify_tls, got {err:?}");
     };
+    assert_eq!(field, "verify_tls");
+    assert!(!err.is_retryable());
     assert!(message.contains("certificate"), "{message}");
     assert!(message.contains("self-signed"), "{message}");
     assert!(message.contains(&mock.base_url()), "{message}");

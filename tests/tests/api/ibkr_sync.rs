@@ -412,7 +412,7 @@ async fn assert_fixture_imported(app: &TestApp, token: &str, account: &str, extr
     assert_eq!(dec(&tax["amount"]), d("-2.25"));
     assert_eq!(tax["currency"], "USD");
 
-    let buy = by_source_id(&txs, "trade:718823301");
+    let buy = by_source_id(&txs, "exec:0000e0d5.6789a1b2.01.01");
     assert_eq!(buy["type"], "buy");
     assert_eq!(dec(&buy["quantity"]), d("100"));
     assert_eq!(dec(&buy["price"]), d("185.5"));
@@ -669,9 +669,6 @@ async fn an_expired_flex_token_fails_the_job_and_marks_the_account_needs_reauth(
 }
 
 #[tokio::test]
-#[ignore = "services/integrations.rs failure_message() replaces every Authentication error with \
-            a generic 'The provider rejected the credentials' text, so the user is never told \
-            that the Flex token expired and where to renew it"]
 async fn an_expired_flex_token_tells_the_user_to_renew_the_token() {
     let token = flex_token();
     let mock = FlexMock::start(&token, QUERY_ID).await;
@@ -1025,9 +1022,6 @@ async fn verifying_the_gateways_self_signed_certificate_fails_the_sync() {
 }
 
 #[tokio::test]
-#[ignore = "services/integrations.rs failure_message() turns the gateway client's 'its TLS \
-            certificate is not trusted ... turn certificate verification off' into 'The provider \
-            could not be reached.', so the user is not told why or what to change"]
 async fn a_refused_gateway_certificate_tells_the_user_to_turn_verification_off() {
     let mock = GatewayMock::start().await;
     let app = app_with(&[("MAX_ATTEMPTS", "1")], gateway_env()).await;
@@ -1710,10 +1704,6 @@ async fn an_older_flex_statement_uploaded_later_adds_its_history_without_rolling
 }
 
 #[tokio::test]
-#[ignore = "a Flex trade and the same execution synced through Client Portal (or TWS) share the \
-            source `ibkr` but not the source_id (`trade:<tradeID>` vs `exec:<execution id>`), so \
-            the upload stores the trade a second time and the cross-source matcher never runs; \
-            the Flex parser (flex/parse/convert.rs) could key trades by `ibExecID` when present"]
 async fn a_flex_upload_does_not_duplicate_executions_already_synced_through_the_gateway() {
     let mock = GatewayMock::start().await;
     let app = app_with(&[], gateway_env()).await;

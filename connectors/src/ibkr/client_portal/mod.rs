@@ -518,12 +518,16 @@ impl GatewayClient {
             .rev()
             .find(|c| c.to_ascii_lowercase().contains("certificate"))
         {
-            return ConnectorError::Transport(format!(
-                "{GATEWAY} at {}: its TLS certificate is not trusted ({cause}). The gateway \
-                 ships a self-signed certificate: turn certificate verification off for it, or \
-                 install a certificate this server trusts",
-                self.console
-            ));
+            // Retrying cannot help: the user has to change `verify_tls` or the certificate.
+            return ConnectorError::invalid_config(
+                "verify_tls",
+                format!(
+                    "the {GATEWAY} at {}: its TLS certificate is not trusted ({cause}). The \
+                     gateway ships a self-signed certificate: set verify_tls to false, or \
+                     install a certificate this server trusts",
+                    self.console
+                ),
+            );
         }
         if err.is_timeout() {
             ConnectorError::Transport(format!("{GATEWAY} at {}: request timed out", self.console))

@@ -264,10 +264,17 @@ fn trade(
         .first_date(&[F::TradeDate, F::DateTime, F::ReportDate], ctx.order)?
         .ok_or("tradeDate is missing")?;
     let settle_date = row.date(F::SettleDateTarget, ctx.order)?;
-    let mut source_id = match (row.code(F::TradeId)?, row.code(F::TransactionId)?) {
-        (Some(id), _) => format!("trade:{id}"),
-        (None, Some(id)) => format!("trade:tx:{id}"),
-        (None, None) => ids.id("trade", row.element, row.raw_values(&HASHED_TRADE_FIELDS)),
+    // IB's execution id is the one id the Flex, Client Portal and TWS APIs share, so a trade
+    // is the same record whichever way it arrived (`exec:<id>`, as the live modes name it).
+    let mut source_id = match (
+        row.code(F::IbExecId)?,
+        row.code(F::TradeId)?,
+        row.code(F::TransactionId)?,
+    ) {
+        (Some(exec), _, _) => format!("exec:{exec}"),
+        (None, Some(id), _) => format!("trade:{id}"),
+        (None, None, Some(id)) => format!("trade:tx:{id}"),
+        (None, None, None) => ids.id("trade", row.element, row.raw_values(&HASHED_TRADE_FIELDS)),
     };
     let mut description = match row.string(F::Description)? {
         Some(d) => d,

@@ -71,6 +71,7 @@ fields! {
     LevelOfDetail => "levelOfDetail",
     TransactionId => "transactionID",
     TradeId => "tradeID",
+    IbExecId => "ibExecID",
     ReportDate => "reportDate",
     DateTime => "dateTime",
     Date => "date",
