@@ -98,7 +98,8 @@ pub struct DatabaseSettings {
     pub url: Option<SecretString>,
     pub max_connections: u32,
     pub busy_timeout_ms: u64,
-    /// SQLite page cache per connection, in MiB (bulk imports write large random-order indexes).
+    /// SQLite page cache of a file import's connection while it writes, in MiB (large files write
+    /// random-order index pages).
     pub sqlite_cache_mib: u32,
 }
 

@@ -34,15 +34,11 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
         .sqlx_logging(false);
     if url.starts_with("sqlite:") {
         let busy = Duration::from_millis(settings.database.busy_timeout_ms);
-        // Negative cache_size is in KiB. Pages are allocated as used, so idle connections stay
-        // small; an import's connection keeps the unique index's hot pages in memory.
-        let cache_kib = format!("-{}", u64::from(settings.database.sqlite_cache_mib) * 1024);
         opt.map_sqlx_sqlite_opts(move |o| {
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                 .busy_timeout(busy)
                 .foreign_keys(true)
-                .pragma("cache_size", cache_kib.clone())
                 .pragma("temp_store", "memory")
         });
     }

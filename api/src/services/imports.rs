@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Set, TransactionTrait};
 use serde::Serialize;
 use tributary_connectors::files::{self, CsvProfile, FileFormat};
 use uuid::Uuid;
@@ -328,6 +328,11 @@ impl ImportService<'_> {
         let source = source_of(format);
         let txn = self.ctx.db.begin().await?;
         repo::accounts::lock_for_write(&txn, row.id).await?;
+        // A large file writes random-order index pages; a bigger page cache on this connection,
+        // for this import only, keeps them from spilling to the WAL again and again. It is set
+        // back (`bulk_cache(.., false)`) before every normal exit; after an error the
+        // connection keeps it until its next import.
+        bulk_cache(&txn, self.ctx.settings.database.sqlite_cache_mib, true).await?;
         let mut ledger = LedgerImport::new(
             &txn,
             row.id,
@@ -512,6 +517,7 @@ impl ImportService<'_> {
             }
         }
         if options.on_error == OnError::Reject && counts.failed > 0 {
+            bulk_cache(&txn, 0, false).await?;
             txn.rollback().await?;
             let first = counts.errors.first().cloned();
             let more = counts.errors.len().saturating_sub(1);
@@ -527,6 +533,7 @@ impl ImportService<'_> {
             return Err(ServiceError::validation("file", detail));
         }
         if options.dry_run {
+            bulk_cache(&txn, 0, false).await?;
             txn.rollback().await?;
             return Ok(counts);
         }
@@ -554,6 +561,7 @@ impl ImportService<'_> {
             m.update(&txn).await?;
         }
         let derived_in = phase.elapsed();
+        bulk_cache(&txn, 0, false).await?;
         txn.commit().await?;
         tracing::debug!(
             holdings_ms = derived_in.as_millis(),
@@ -571,4 +579,20 @@ fn source_of(format: FileFormat) -> &'static str {
         FileFormat::IbkrFlex => "ibkr",
         other => other.as_str(),
     }
+}
+
+/// SQLite only: sets this connection's page cache to `mib` MiB for a bulk import (`on`), or
+/// back to SQLite's default (2,000 KiB), which frees the excess.
+async fn bulk_cache(
+    txn: &sea_orm::DatabaseTransaction,
+    mib: u32,
+    on: bool,
+) -> Result<(), sea_orm::DbErr> {
+    if txn.get_database_backend() != sea_orm::DatabaseBackend::Sqlite {
+        return Ok(());
+    }
+    let kib = if on { u64::from(mib) * 1024 } else { 2_000 };
+    txn.execute_unprepared(&format!("PRAGMA cache_size = -{kib}"))
+        .await
+        .map(|_| ())
 }
