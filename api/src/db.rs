@@ -39,7 +39,6 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                 .busy_timeout(busy)
                 .foreign_keys(true)
-                .pragma("temp_store", "memory")
         });
     }
     Database::connect(opt)
