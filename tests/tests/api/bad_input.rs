@@ -290,6 +290,11 @@ fn cases(plain: &str, demo: &str) -> Vec<Case> {
             .malformed("id"),
         Case::new("account id not a UUID on refresh", M::POST, "/api/accounts/nope/integration/refresh")
             .malformed("id"),
+        Case::new("account id not a UUID on remote accounts", M::GET, "/api/accounts/nope/integration/remote-accounts")
+            .malformed("id"),
+        Case::new("import format unknown", M::POST, format!("{account}/import?format=ibkr"))
+            .raw("multipart/form-data; boundary=x", "--x--\r\n")
+            .invalid("format"),
         Case::new("token id not a UUID", M::DELETE, "/api/tokens/abc").malformed("id"),
         // Query strings.
         Case::new("limit=abc", M::GET, "/api/accounts?limit=abc").malformed("limit"),
