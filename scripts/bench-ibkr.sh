@@ -21,6 +21,8 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=${TRIBUTARY_BIN:-$TARGET/release/tributary}
 BASE="http://127.0.0.1:$PORT"
 log() { printf '==> %s\n' "$*" >&2; }
+# shellcheck source=scripts/bench-lib.sh
+. "$ROOT/scripts/bench-lib.sh"
 
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
   cargo build --release -p tributary-api
@@ -42,26 +44,9 @@ log "parser alone ($TRADES trades, $CASH cash transactions)"
 SIZE=$(wc -c <"$WORK/flex.xml")
 RECORDS=$((TRADES + CASH))
 
-mkdir -p "$WORK/data"
-(
-  cd "$WORK"
-  env -u DATABASE_URL -u TRIBUTARY_SECRET_KEY -u TRIBUTARY_CONFIG \
-    TRIBUTARY__DATA_DIR="$WORK/data" TRIBUTARY__SERVER__PORT="$PORT" \
-    TRIBUTARY__LOG__LEVEL=warn TRIBUTARY__JOBS__UPLOAD_LIMIT_BYTES=1000000000 \
-    TRIBUTARY__JOBS__SCHEDULER_ENABLED=false \
-    "$BIN" serve
-) >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 100); do curl -fsS "$BASE/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
-
-CRED='{"email":"ibkr-bench@example.com","password":"ibkr-bench-password"}'
-curl -fsS -o /dev/null -H 'Content-Type: application/json' --data "$CRED" "$BASE/api/auth/register"
-TOKEN=$(curl -fsS -H 'Content-Type: application/json' --data "$CRED" "$BASE/api/auth/login" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-AUTH="Authorization: Bearer $TOKEN"
-ACCOUNT=$(curl -fsS -H "$AUTH" -H 'Content-Type: application/json' \
-  --data '{"name":"IBKR","kind":"brokerage","currency":"USD"}' "$BASE/api/accounts" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+start_upload_server
+login_new_user ibkr-bench@example.com
+ACCOUNT=$(create_account '{"name":"IBKR","kind":"brokerage","currency":"USD"}')
 
 import_once() { # label -> prints seconds; job JSON in $WORK/job-label.json
   local label=$1 t0 t1
@@ -73,10 +58,10 @@ import_once() { # label -> prints seconds; job JSON in $WORK/job-label.json
 }
 log "first import"
 FIRST=$(import_once first)
-RSS1=$(awk '/VmHWM/ { print $2 }' "/proc/$SERVER_PID/status")
+RSS1=$(peak_rss_kib)
 log "re-import (all duplicates)"
 SECOND=$(import_once second)
-RSS2=$(awk '/VmHWM/ { print $2 }' "/proc/$SERVER_PID/status")
+RSS2=$(peak_rss_kib)
 summary() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["status"], "fetched", j["fetched"], "inserted", j["inserted"], "duplicates", j["duplicates"], "failed", j["failed"])' "$1"; }
 
 echo

@@ -18,6 +18,8 @@ PORT=${BENCH_PORT:-18181}
 BIN=${TRIBUTARY_BIN:-$ROOT/target/release/tributary}
 BASE="http://127.0.0.1:$PORT"
 log() { printf '==> %s\n' "$*" >&2; }
+# shellcheck source=scripts/bench-lib.sh
+. "$ROOT/scripts/bench-lib.sh"
 
 if ! command -v sqlite3 >/dev/null; then
   log "installing sqlite3 (apt-get)"
@@ -51,26 +53,9 @@ PY
 SIZE=$(wc -c <"$WORK/bank.csv")
 log "CSV: $SIZE bytes"
 
-mkdir -p "$WORK/data"
-(
-  cd "$WORK"
-  env -u DATABASE_URL -u TRIBUTARY_SECRET_KEY -u TRIBUTARY_CONFIG \
-    TRIBUTARY__DATA_DIR="$WORK/data" TRIBUTARY__SERVER__PORT="$PORT" \
-    TRIBUTARY__LOG__LEVEL=warn TRIBUTARY__JOBS__UPLOAD_LIMIT_BYTES=1000000000 \
-    TRIBUTARY__JOBS__SCHEDULER_ENABLED=false \
-    "$BIN" serve
-) >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 100); do curl -fsS "$BASE/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
-
-CRED='{"email":"import-bench@example.com","password":"import-bench-password"}'
-curl -fsS -o /dev/null -H 'Content-Type: application/json' --data "$CRED" "$BASE/api/auth/register"
-TOKEN=$(curl -fsS -H 'Content-Type: application/json' --data "$CRED" "$BASE/api/auth/login" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-AUTH="Authorization: Bearer $TOKEN"
-ACCOUNT=$(curl -fsS -H "$AUTH" -H 'Content-Type: application/json' \
-  --data '{"name":"Bank","kind":"bank","currency":"USD"}' "$BASE/api/accounts" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+start_upload_server
+login_new_user import-bench@example.com
+ACCOUNT=$(create_account '{"name":"Bank","kind":"bank","currency":"USD"}')
 curl -fsS -o /dev/null -X PUT -H "$AUTH" -H 'Content-Type: application/json' \
   --data '{"columns":{"date":"Date","amount":"Amount","currency":"Currency","description":"Description","id":"Reference"}}' \
   "$BASE/api/accounts/$ACCOUNT/import-profile"
@@ -85,10 +70,10 @@ import_once() { # label -> prints seconds; job JSON in $WORK/job-label.json
 }
 log "first import"
 FIRST=$(import_once first)
-RSS1=$(awk '/VmHWM/ { print $2 }' "/proc/$SERVER_PID/status")
+RSS1=$(peak_rss_kib)
 log "re-import (all duplicates)"
 SECOND=$(import_once second)
-RSS2=$(awk '/VmHWM/ { print $2 }' "/proc/$SERVER_PID/status")
+RSS2=$(peak_rss_kib)
 summary() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["status"], "fetched", j["fetched"], "inserted", j["inserted"], "duplicates", j["duplicates"], "failed", j["failed"])' "$1"; }
 
 log "sqlite3 .import of the same rows"

@@ -253,23 +253,21 @@ impl ImportService<'_> {
         bytes: &[u8],
         wanted: Option<&str>,
     ) -> ServiceResult<tributary_connectors::ibkr::flex::parse::FlexAccount> {
-        let config = if row.integration_type.as_deref() == Some("IBKR") {
-            self.ctx.integrations().decrypted_config(row)?
-        } else {
-            None
+        // The account's IBKR integration (when it has one that still validates) names the IB
+        // account and the category overrides.
+        let config = match row.integration_type.as_deref() {
+            Some(tributary_connectors::ibkr::config::INTEGRATION_TYPE) => self
+                .ctx
+                .integrations()
+                .decrypted_config(row)?
+                .and_then(|c| {
+                    tributary_connectors::ibkr::IbkrConfig::from_json(&c, &self.ctx.connectors.ibkr)
+                        .ok()
+                }),
+            _ => None,
         };
-        let configured = config
-            .as_ref()
-            .and_then(|c| c.get("account_id"))
-            .and_then(|v| v.as_str().map(str::to_owned));
-        let categories = config
-            .as_ref()
-            .and_then(|c| {
-                tributary_connectors::ibkr::category::CategoryMap::from_config(
-                    c.get("position_type_map"),
-                )
-                .ok()
-            })
+        let (configured, categories) = config
+            .map(|c| (c.account_id, c.categories))
             .unwrap_or_default();
         // Every parse error's message starts with the line it is on.
         let statement =
@@ -330,9 +328,9 @@ impl ImportService<'_> {
         repo::accounts::lock_for_write(&txn, row.id).await?;
         // A large file writes random-order index pages; a bigger page cache on this connection,
         // for this import only, keeps them from spilling to the WAL again and again. It is set
-        // back (`bulk_cache(.., false)`) before every normal exit; after an error the
+        // back (`bulk_cache(.., None)`) before every normal exit; after an error the
         // connection keeps it until its next import.
-        bulk_cache(&txn, self.ctx.settings.database.sqlite_cache_mib, true).await?;
+        bulk_cache(&txn, Some(self.ctx.settings.database.sqlite_cache_mib)).await?;
         let mut ledger = LedgerImport::new(
             &txn,
             row.id,
@@ -517,7 +515,7 @@ impl ImportService<'_> {
             }
         }
         if options.on_error == OnError::Reject && counts.failed > 0 {
-            bulk_cache(&txn, 0, false).await?;
+            bulk_cache(&txn, None).await?;
             txn.rollback().await?;
             let first = counts.errors.first().cloned();
             let more = counts.errors.len().saturating_sub(1);
@@ -533,7 +531,7 @@ impl ImportService<'_> {
             return Err(ServiceError::validation("file", detail));
         }
         if options.dry_run {
-            bulk_cache(&txn, 0, false).await?;
+            bulk_cache(&txn, None).await?;
             txn.rollback().await?;
             return Ok(counts);
         }
@@ -561,7 +559,7 @@ impl ImportService<'_> {
             m.update(&txn).await?;
         }
         let derived_in = phase.elapsed();
-        bulk_cache(&txn, 0, false).await?;
+        bulk_cache(&txn, None).await?;
         txn.commit().await?;
         tracing::debug!(
             holdings_ms = derived_in.as_millis(),
@@ -581,17 +579,16 @@ fn source_of(format: FileFormat) -> &'static str {
     }
 }
 
-/// SQLite only: sets this connection's page cache to `mib` MiB for a bulk import (`on`), or
+/// SQLite only: sets this connection's page cache to `mib` MiB for a bulk import, or (`None`)
 /// back to SQLite's default (2,000 KiB), which frees the excess.
 async fn bulk_cache(
     txn: &sea_orm::DatabaseTransaction,
-    mib: u32,
-    on: bool,
+    mib: Option<u32>,
 ) -> Result<(), sea_orm::DbErr> {
     if txn.get_database_backend() != sea_orm::DatabaseBackend::Sqlite {
         return Ok(());
     }
-    let kib = if on { u64::from(mib) * 1024 } else { 2_000 };
+    let kib = mib.map_or(2_000, |mib| u64::from(mib) * 1024);
     txn.execute_unprepared(&format!("PRAGMA cache_size = -{kib}"))
         .await
         .map(|_| ())

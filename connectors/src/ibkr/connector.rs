@@ -243,7 +243,7 @@ impl IbkrConnector {
     ) -> Result<(Vec<Transaction>, Option<String>), ConnectorError> {
         let today = self.today();
         match FlexCursor::parse(cursor)? {
-            FlexCursor::Start => {
+            None => {
                 let statement = self.latest_statement(flex).await?;
                 let account = self.flex_account(&statement)?;
                 let to = account.to_date.unwrap_or(today);
@@ -258,7 +258,7 @@ impl IbkrConnector {
                 };
                 Ok((account.data.transactions.clone(), Some(next.render())))
             }
-            FlexCursor::Back { first, last } => {
+            Some(FlexCursor::Back { first, last }) => {
                 let statement = self.latest_statement(flex).await?;
                 let opened = self
                     .flex_account(&statement)?
@@ -279,7 +279,7 @@ impl IbkrConnector {
                 };
                 Ok((chunk, Some(next.render())))
             }
-            FlexCursor::To(last) => {
+            Some(FlexCursor::To(last)) => {
                 // Activity statements hold closed days: up to yesterday is up to date.
                 if last + Days::new(1) >= today {
                     return Ok((Vec::new(), cursor.map(str::to_owned)));
@@ -316,18 +316,17 @@ fn parse_flex(bytes: &[u8], config: &IbkrConfig) -> Result<FlexStatement, Connec
         .map_err(|e| ConnectorError::Decode(format!("the Flex statement: {e}")))
 }
 
-/// Where a Flex sync stands.
+/// Where a Flex sync stands (no cursor: the first sync).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FlexCursor {
-    Start,
     Back { first: NaiveDate, last: NaiveDate },
     To(NaiveDate),
 }
 
 impl FlexCursor {
-    fn parse(cursor: Option<&str>) -> Result<Self, ConnectorError> {
+    fn parse(cursor: Option<&str>) -> Result<Option<Self>, ConnectorError> {
         let Some(c) = cursor else {
-            return Ok(Self::Start);
+            return Ok(None);
         };
         let date = |s: &str| {
             NaiveDate::parse_from_str(s, "%Y-%m-%d")
@@ -335,11 +334,11 @@ impl FlexCursor {
         };
         let parts: Vec<&str> = c.split(':').collect();
         match parts.as_slice() {
-            ["back", first, last] => Ok(Self::Back {
+            ["back", first, last] => Ok(Some(Self::Back {
                 first: date(first)?,
                 last: date(last)?,
-            }),
-            ["to", last] => Ok(Self::To(date(last)?)),
+            })),
+            ["to", last] => Ok(Some(Self::To(date(last)?))),
             _ => Err(ConnectorError::Decode(format!(
                 "invalid IBKR Flex cursor {c:?}"
             ))),
@@ -348,7 +347,6 @@ impl FlexCursor {
 
     fn render(self) -> String {
         match self {
-            Self::Start => String::new(),
             Self::Back { first, last } => format!("back:{first}:{last}"),
             Self::To(last) => format!("to:{last}"),
         }
@@ -476,9 +474,9 @@ mod tests {
             },
             FlexCursor::To(d(2025, 6, 30)),
         ] {
-            assert_eq!(FlexCursor::parse(Some(&c.render())).ok(), Some(c));
+            assert_eq!(FlexCursor::parse(Some(&c.render())).ok(), Some(Some(c)));
         }
-        assert_eq!(FlexCursor::parse(None).ok(), Some(FlexCursor::Start));
+        assert_eq!(FlexCursor::parse(None).ok(), Some(None));
         for bad in ["", "to:", "back:2024-01-01", "to:yesterday", "since:2025"] {
             assert!(matches!(
                 FlexCursor::parse(Some(bad)),

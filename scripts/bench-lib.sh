@@ -1,0 +1,38 @@
+# Shared by the import benchmarks (source it; needs WORK, PORT, BIN, BASE set).
+#
+# start_upload_server: starts `tributary serve` on SQLite in $WORK/data with large uploads
+#   allowed and the scheduler off; sets SERVER_PID and waits for /healthz.
+# login_new_user EMAIL: registers EMAIL and sets AUTH to its bearer header.
+# create_account JSON: creates an account, prints its id.
+
+start_upload_server() {
+  mkdir -p "$WORK/data"
+  (
+    cd "$WORK"
+    env -u DATABASE_URL -u TRIBUTARY_SECRET_KEY -u TRIBUTARY_CONFIG \
+      TRIBUTARY__DATA_DIR="$WORK/data" TRIBUTARY__SERVER__PORT="$PORT" \
+      TRIBUTARY__LOG__LEVEL="${BENCH_LOG_LEVEL:-warn}" TRIBUTARY__JOBS__UPLOAD_LIMIT_BYTES=1000000000 \
+      TRIBUTARY__JOBS__SCHEDULER_ENABLED=false \
+      "$BIN" serve
+  ) >"$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do curl -fsS "$BASE/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+}
+
+login_new_user() {
+  local cred="{\"email\":\"$1\",\"password\":\"bench-password-$1\"}" token
+  curl -fsS -o /dev/null -H 'Content-Type: application/json' --data "$cred" "$BASE/api/auth/register"
+  token=$(curl -fsS -H 'Content-Type: application/json' --data "$cred" "$BASE/api/auth/login" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  AUTH="Authorization: Bearer $token"
+}
+
+create_account() {
+  curl -fsS -H "$AUTH" -H 'Content-Type: application/json' --data "$1" "$BASE/api/accounts" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
+}
+
+# peak_rss_kib: the server's peak resident set so far (VmHWM), in KiB.
+peak_rss_kib() {
+  awk '/VmHWM/ { print $2 }' "/proc/$SERVER_PID/status"
+}
