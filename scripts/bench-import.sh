@@ -7,7 +7,8 @@
 # Generates a CSV, imports it through POST /api/accounts/{id}/import into SQLite, prints rows/s
 # and the server's peak RSS, imports the same file again (all duplicates), then loads the same
 # rows with the sqlite3 command-line `.import` into an equivalent table with the same unique
-# index and prints our time / sqlite3's time.
+# index and prints our time / sqlite3's time. For reference it also times sqlite3's `.import` of
+# the same rows into a copy of Tributary's own transactions table (what SQLite alone costs).
 #
 # Knobs: ROWS, BENCH_SKIP_BUILD=1, TRIBUTARY_BIN=path, BENCH_PORT.
 set -euo pipefail
@@ -89,12 +90,52 @@ sqlite3 "$WORK/sqlite-bench.db" <"$WORK/sqlite.sql"
 S1=$(date +%s.%N)
 SQLITE=$(awk -v a="$S0" -v b="$S1" 'BEGIN { printf "%.3f", b - a }')
 
+# Reference: sqlite3's own .import of the same rows into a copy of Tributary's transactions
+# table (all 20 columns, the same indexes; ids as hex text in file order, as our UUIDv7 ids
+# are), once in the file's date order and once sorted by date. This is what SQLite itself
+# costs for our schema on this machine, before any of our code runs.
+log "sqlite3 .import into Tributary's transactions schema (reference)"
+sqlite3 "$WORK/data/tributary.db" ".schema transactions" >"$WORK/schema.sql"
+python3 - "$WORK" "$ROWS" <<'PY'
+import sys, datetime, hashlib
+work, rows = sys.argv[1], int(sys.argv[2])
+start = datetime.date(2015, 1, 1)
+account, job = "%032x" % 1, "%032x" % 2
+def line(n, i):
+    d = start + datetime.timedelta(days=i % 3650)
+    amount = ((i * 7919) % 200000 - 100000) / 100
+    kind = "deposit" if amount >= 0 else "withdrawal"
+    fp = hashlib.sha256(str(i).encode()).hexdigest()
+    return (f"{n:032x},{account},,{kind},{d.isoformat()},,,,{amount:.2f},,USD,Payment {i % 9973},"
+            f"csv,R-{i},{fp},{job},2026-11-22T00:00:00.000000000+00:00,0,,\n")
+with open(f"{work}/full.csv", "w") as f:
+    for i in range(rows):
+        f.write(line(i, i))
+with open(f"{work}/full-sorted.csv", "w") as f:
+    for n, i in enumerate(sorted(range(rows), key=lambda i: i % 3650)):
+        f.write(line(n, i))
+PY
+schema_import() { # csv -> prints seconds
+  rm -f "$WORK/schema-bench.db"*
+  sqlite3 "$WORK/schema-bench.db" "PRAGMA journal_mode=WAL" >/dev/null
+  sqlite3 "$WORK/schema-bench.db" <"$WORK/schema.sql"
+  local t0 t1
+  t0=$(date +%s.%N)
+  sqlite3 "$WORK/schema-bench.db" "PRAGMA cache_size=-65536" ".mode csv" ".import $1 transactions"
+  t1=$(date +%s.%N)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
+}
+SCHEMA_FILE_ORDER=$(schema_import "$WORK/full.csv")
+SCHEMA_SORTED=$(schema_import "$WORK/full-sorted.csv")
+
 echo
 echo "Tributary import benchmark: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null), $(nproc) cores, release, SQLite, $ROWS rows ($SIZE bytes)"
 printf '%-34s %10s %14s %14s\n' "run" "seconds" "rows/s" "peak RSS MiB"
 printf '%-34s %10s %14s %14s\n' "first import (API, multipart)" "$FIRST" "$(awk -v r="$ROWS" -v s="$FIRST" 'BEGIN{printf "%.0f", r/s}')" "$(awk -v k="$RSS1" 'BEGIN{printf "%.1f", k/1024}')"
 printf '%-34s %10s %14s %14s\n' "re-import (all duplicates)" "$SECOND" "$(awk -v r="$ROWS" -v s="$SECOND" 'BEGIN{printf "%.0f", r/s}')" "$(awk -v k="$RSS2" 'BEGIN{printf "%.1f", k/1024}')"
 printf '%-34s %10s %14s\n' "sqlite3 .import (same index)" "$SQLITE" "$(awk -v r="$ROWS" -v s="$SQLITE" 'BEGIN{printf "%.0f", r/s}')"
+printf '%-34s %10s %14s\n' "sqlite3 .import, our schema" "$SCHEMA_FILE_ORDER" "$(awk -v r="$ROWS" -v s="$SCHEMA_FILE_ORDER" 'BEGIN{printf "%.0f", r/s}')"
+printf '%-34s %10s %14s\n' "  same, rows sorted by date" "$SCHEMA_SORTED" "$(awk -v r="$ROWS" -v s="$SCHEMA_SORTED" 'BEGIN{printf "%.0f", r/s}')"
 echo "first:  $(summary "$WORK/job-first.json")"
 echo "second: $(summary "$WORK/job-second.json")"
 echo "ours / sqlite3 (first import): $(awk -v a="$FIRST" -v b="$SQLITE" 'BEGIN{printf "%.1fx", a/b}')"

@@ -226,7 +226,7 @@ impl Settings {
             .and_then(|b| b.set_default("server.read_cache", "auto"))
             .and_then(|b| b.set_default("database.max_connections", 10))
             .and_then(|b| b.set_default("database.busy_timeout_ms", 5000))
-            .and_then(|b| b.set_default("database.sqlite_cache_mib", 32))
+            .and_then(|b| b.set_default("database.sqlite_cache_mib", 64))
             .and_then(|b| b.set_default("auth.allow_registration", true))
             .and_then(|b| b.set_default("auth.access_token_ttl_secs", 900))
             .and_then(|b| b.set_default("auth.refresh_token_ttl_secs", 2_592_000))

@@ -74,85 +74,130 @@ pub async fn insert_new(
     precheck: bool,
     rows: Vec<NewTransaction>,
 ) -> Result<u64, DbErr> {
-    use sea_orm::{DatabaseBackend, Statement, Value};
-    let backend = db.get_database_backend();
-    let mut inserted = 0;
+    let shared = Shared {
+        account_id,
+        source,
+        import_job_id,
+        created_at,
+    };
     let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
+    // Builds the next chunk's statement (after asking which of its ids exist, with `precheck`);
+    // `None` once the rows are used up.
+    let mut next = || {
         let chunk: Vec<NewTransaction> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
-        let fresh: Vec<NewTransaction> = if precheck {
-            let existing: std::collections::HashSet<String> = existing_source_ids(
-                db,
-                account_id,
-                source,
-                chunk.iter().map(|r| r.source_id.clone()).collect(),
-            )
-            .await?
-            .into_iter()
-            .collect();
-            chunk
+        let shared = &shared;
+        async move {
+            if chunk.is_empty() {
+                return Ok(None);
+            }
+            let fresh: Vec<NewTransaction> = if precheck {
+                let existing: std::collections::HashSet<String> = existing_source_ids(
+                    db,
+                    account_id,
+                    source,
+                    chunk.iter().map(|r| r.source_id.clone()).collect(),
+                )
+                .await?
                 .into_iter()
-                .filter(|r| !existing.contains(&r.source_id))
-                .collect()
-        } else {
-            chunk
+                .collect();
+                chunk
+                    .into_iter()
+                    .filter(|r| !existing.contains(&r.source_id))
+                    .collect()
+            } else {
+                chunk
+            };
+            Ok::<_, DbErr>(Some(insert_statement(
+                db.get_database_backend(),
+                shared,
+                fresh,
+            )))
+        }
+    };
+    let mut inserted = 0;
+    let mut ready = next().await?;
+    // The database (SQLite's worker thread, or the PostgreSQL server) runs one statement while
+    // this task builds the next.
+    while let Some(statement) = ready {
+        let run = async {
+            match statement {
+                Some(s) => db.execute_raw(s).await.map(|r| r.rows_affected()),
+                None => Ok(0),
+            }
         };
-        if fresh.is_empty() {
-            continue;
-        }
-        let mut sql = String::with_capacity(64 + fresh.len() * INSERT_COLUMNS.len() * 6);
-        sql.push_str("INSERT INTO transactions (");
-        sql.push_str(&INSERT_COLUMNS.join(", "));
-        sql.push_str(") VALUES ");
-        let mut values: Vec<Value> = Vec::with_capacity(fresh.len() * INSERT_COLUMNS.len());
-        for (i, r) in fresh.into_iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            for c in 0..INSERT_COLUMNS.len() {
-                if c > 0 {
-                    sql.push_str(", ");
-                }
-                match backend {
-                    DatabaseBackend::Postgres => {
-                        sql.push('$');
-                        sql.push_str(&(values.len() + c + 1).to_string());
-                    }
-                    _ => sql.push('?'),
-                }
-            }
-            sql.push(')');
-            values.extend([
-                Value::from(r.id),
-                Value::from(account_id),
-                Value::from(r.asset_id),
-                Value::from(r.kind),
-                Value::from(r.trade_date),
-                Value::from(r.settle_date),
-                Value::from(r.quantity),
-                Value::from(r.price),
-                Value::from(r.amount),
-                Value::from(r.fee),
-                Value::from(r.currency),
-                Value::from(r.description),
-                Value::from(source),
-                Value::from(r.source_id),
-                Value::from(r.fingerprint),
-                Value::from(import_job_id),
-                Value::from(created_at),
-                Value::from(r.occurrence),
-                Value::from(r.alias_of),
-                Value::from(r.match_reason),
-            ]);
-        }
-        sql.push_str(" ON CONFLICT (account_id, source, source_id) DO NOTHING");
-        let result = db
-            .execute_raw(Statement::from_sql_and_values(backend, sql, values))
-            .await?;
-        inserted += result.rows_affected();
+        let (done, following) = futures_util::join!(run, next());
+        inserted += done?;
+        ready = following?;
     }
     Ok(inserted)
+}
+
+/// What every row of one `insert_new` call shares.
+struct Shared<'a> {
+    account_id: Uuid,
+    source: &'a str,
+    import_job_id: Option<Uuid>,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// One multi-row `INSERT … ON CONFLICT DO NOTHING` of `rows` (`None` when there are none).
+fn insert_statement(
+    backend: sea_orm::DatabaseBackend,
+    shared: &Shared<'_>,
+    rows: Vec<NewTransaction>,
+) -> Option<sea_orm::Statement> {
+    use sea_orm::{DatabaseBackend, Statement, Value};
+    if rows.is_empty() {
+        return None;
+    }
+    let mut sql = String::with_capacity(64 + rows.len() * INSERT_COLUMNS.len() * 6);
+    sql.push_str("INSERT INTO transactions (");
+    sql.push_str(&INSERT_COLUMNS.join(", "));
+    sql.push_str(") VALUES ");
+    let mut values: Vec<Value> = Vec::with_capacity(rows.len() * INSERT_COLUMNS.len());
+    for (i, r) in rows.into_iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..INSERT_COLUMNS.len() {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            match backend {
+                DatabaseBackend::Postgres => {
+                    sql.push('$');
+                    sql.push_str(&(values.len() + c + 1).to_string());
+                }
+                _ => sql.push('?'),
+            }
+        }
+        sql.push(')');
+        values.extend([
+            Value::from(r.id),
+            Value::from(shared.account_id),
+            Value::from(r.asset_id),
+            Value::from(r.kind),
+            Value::from(r.trade_date),
+            Value::from(r.settle_date),
+            Value::from(r.quantity),
+            Value::from(r.price),
+            Value::from(r.amount),
+            Value::from(r.fee),
+            Value::from(r.currency),
+            Value::from(r.description),
+            Value::from(shared.source),
+            Value::from(r.source_id),
+            Value::from(r.fingerprint),
+            Value::from(shared.import_job_id),
+            Value::from(shared.created_at),
+            Value::from(r.occurrence),
+            Value::from(r.alias_of),
+            Value::from(r.match_reason),
+        ]);
+    }
+    sql.push_str(" ON CONFLICT (account_id, source, source_id) DO NOTHING");
+    Some(Statement::from_sql_and_values(backend, sql, values))
 }
 
 /// Filters for listing.

@@ -13,13 +13,15 @@ use serde::Serialize;
 use tributary_connectors::files::{self, CsvProfile, FileFormat};
 use uuid::Uuid;
 
-use super::ledger::{self, BatchCounts, Incoming, LedgerImport, RecordError};
+use super::ledger::{self, BatchCounts, Incoming, LedgerImport, Prepared, Preparer, RecordError};
 use super::{Actor, AppContext};
 use crate::domain::{AccountId, ImportJob, UserId};
 use crate::error::{ServiceError, ServiceResult};
 use crate::repo::{self, dec_to_db};
 
-const BATCH: usize = 5_000;
+/// Records per write: large enough that a batch sorted by date (see `LedgerImport::write`)
+/// touches each date's index page once for many rows; 20,000 parsed records are a few MiB.
+const BATCH: usize = 20_000;
 
 /// What to do with bad rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -323,16 +325,51 @@ impl ImportService<'_> {
         options: &ImportOptions,
         job_id: Option<Uuid>,
     ) -> ServiceResult<BatchCounts> {
-        let source = source_of(format);
         let txn = self.ctx.db.begin().await?;
         repo::accounts::lock_for_write(&txn, row.id).await?;
-        // A large file writes random-order index pages; a bigger page cache on this connection,
-        // for this import only, keeps them from spilling to the WAL again and again. It is set
-        // back (`bulk_cache(.., None)`) before every normal exit; after an error the
-        // connection keeps it until its next import.
-        bulk_cache(&txn, Some(self.ctx.settings.database.sqlite_cache_mib)).await?;
+        sqlite_bulk_mode(&txn, Some(self.ctx.settings.database.sqlite_cache_mib)).await?;
+        let outcome = self
+            .fill(&txn, row, path, format, profile, options, job_id)
+            .await;
+        // Whatever happened, the connection goes back to the pool with its normal settings.
+        let reset = sqlite_bulk_mode(&txn, None).await;
+        match outcome {
+            Ok((counts, Outcome::Commit)) => {
+                reset?;
+                let phase = Instant::now();
+                txn.commit().await?;
+                tracing::debug!(
+                    commit_ms = phase.elapsed().as_millis(),
+                    "file import: committed"
+                );
+                Ok(counts)
+            }
+            Ok((counts, Outcome::Discard)) => {
+                txn.rollback().await?;
+                Ok(counts)
+            }
+            Err(e) => {
+                let _ = txn.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes a file's records, holdings and balance inside `txn`; says whether to keep them.
+    #[allow(clippy::too_many_arguments)]
+    async fn fill(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        row: &tributary_entity::account::Model,
+        path: &Path,
+        format: FileFormat,
+        profile: Option<CsvProfile>,
+        options: &ImportOptions,
+        job_id: Option<Uuid>,
+    ) -> ServiceResult<(BatchCounts, Outcome)> {
+        let source = source_of(format);
         let mut ledger = LedgerImport::new(
-            &txn,
+            txn,
             row.id,
             source,
             job_id,
@@ -346,10 +383,13 @@ impl ImportService<'_> {
         let mut keep_holdings = false;
         match (format, profile) {
             (FileFormat::Csv, Some(profile)) => {
+                // The parser's thread also validates and fingerprints, so that work runs
+                // beside the database writes rather than between them.
                 let (tx, mut rx) = tokio::sync::mpsc::channel::<
-                    Result<Vec<Result<files::ParsedRecord, files::RowError>>, files::FileError>,
+                    Result<Vec<Result<Prepared, RecordError>>, files::FileError>,
                 >(2);
                 let path = path.to_path_buf();
+                let mut preparer = Preparer::new(row.id);
                 let parser = tokio::task::spawn_blocking(move || {
                     let file = match std::fs::File::open(&path) {
                         Ok(f) => std::io::BufReader::with_capacity(1 << 16, f),
@@ -371,7 +411,26 @@ impl ImportService<'_> {
                     };
                     let mut batch = Vec::with_capacity(BATCH);
                     for item in records {
-                        batch.push(item);
+                        batch.push(match item {
+                            Ok(p) => preparer.prepare(Incoming {
+                                line: Some(p.line),
+                                record: p.transaction,
+                            }),
+                            Err(e) if e.fatal => {
+                                let _ = tx.blocking_send(Err(files::FileError {
+                                    line: Some(e.line),
+                                    field: None,
+                                    message: e.message,
+                                }));
+                                return;
+                            }
+                            Err(e) => Err(RecordError {
+                                line: Some(e.line),
+                                source_id: None,
+                                field: e.field,
+                                message: e.message,
+                            }),
+                        });
                         if batch.len() == BATCH
                             && tx
                                 .blocking_send(Ok(std::mem::replace(
@@ -389,32 +448,7 @@ impl ImportService<'_> {
                 });
                 while let Some(batch) = rx.recv().await {
                     let batch = batch.map_err(|e| file_error(&e))?;
-                    let mut good = Vec::with_capacity(batch.len());
-                    for item in batch {
-                        match item {
-                            Ok(p) => good.push(Incoming {
-                                line: Some(p.line),
-                                record: p.transaction,
-                            }),
-                            Err(e) => {
-                                if e.fatal {
-                                    return Err(ServiceError::validation(
-                                        "file",
-                                        format!("line {}: {}", e.line, e.message),
-                                    ));
-                                }
-                                counts.fetched += 1;
-                                counts.failed += 1;
-                                counts.errors.push(RecordError {
-                                    line: Some(e.line),
-                                    source_id: None,
-                                    field: e.field,
-                                    message: e.message,
-                                });
-                            }
-                        }
-                    }
-                    let written = ledger.write(&txn, good, options.dry_run).await?;
+                    let written = ledger.write_prepared(txn, batch, options.dry_run).await?;
                     counts.add(written);
                     if options.on_error == OnError::Reject && counts.failed > 0 && !options.dry_run
                     {
@@ -455,7 +489,7 @@ impl ImportService<'_> {
                         record: p.transaction.clone(),
                     })
                     .collect();
-                counts.add(ledger.write(&txn, records, options.dry_run).await?);
+                counts.add(ledger.write(txn, records, options.dry_run).await?);
                 if !statement.holdings.is_empty() {
                     reported_holdings = Some(statement.holdings.clone());
                 }
@@ -489,7 +523,7 @@ impl ImportService<'_> {
                     )
                     .map(|(record, line)| Incoming { line, record })
                     .collect();
-                counts.add(ledger.write(&txn, records, options.dry_run).await?);
+                counts.add(ledger.write(txn, records, options.dry_run).await?);
                 // History uploaded after a newer statement (or a sync) adds its transactions
                 // but does not roll the positions and balance back to its own day.
                 let as_of = account
@@ -515,8 +549,6 @@ impl ImportService<'_> {
             }
         }
         if options.on_error == OnError::Reject && counts.failed > 0 {
-            bulk_cache(&txn, None).await?;
-            txn.rollback().await?;
             let first = counts.errors.first().cloned();
             let more = counts.errors.len().saturating_sub(1);
             let detail = first.map_or_else(String::new, |e| {
@@ -531,23 +563,23 @@ impl ImportService<'_> {
             return Err(ServiceError::validation("file", detail));
         }
         if options.dry_run {
-            bulk_cache(&txn, None).await?;
-            txn.rollback().await?;
-            return Ok(counts);
+            return Ok((counts, Outcome::Discard));
         }
-        let phase = std::time::Instant::now();
+        let phase = Instant::now();
         tracing::debug!(rows = counts.fetched, "file import: records written");
+        // Deriving holdings sorts the account's rows: with the temp store back on disk.
+        sqlite_bulk_mode(txn, None).await?;
         // Holdings: reported positions win; an account without an integration holds what its
         // transactions add up to.
         match reported_holdings {
             Some(h) => {
-                ledger::store_reported_holdings(&txn, row.id, source, &h).await?;
+                ledger::store_reported_holdings(txn, row.id, source, &h).await?;
             }
             None if keep_holdings => {}
             // Unchanged transactions leave the derived holdings as they are.
             None if row.integration_type.is_none() && counts.inserted > 0 => {
-                let derived = ledger::derive_holdings(&txn, row.id).await?;
-                ledger::store_derived_holdings(&txn, row.id, source, &derived).await?;
+                let derived = ledger::derive_holdings(txn, row.id).await?;
+                ledger::store_derived_holdings(txn, row.id, source, &derived).await?;
             }
             None => {}
         }
@@ -556,18 +588,21 @@ impl ImportService<'_> {
             m.balance = Set(Some(dec_to_db(b.amount)));
             m.balance_currency = Set(Some(b.currency.clone()));
             m.balance_updated_at = Set(Some(b.as_of));
-            m.update(&txn).await?;
+            m.update(txn).await?;
         }
-        let derived_in = phase.elapsed();
-        bulk_cache(&txn, None).await?;
-        txn.commit().await?;
         tracing::debug!(
-            holdings_ms = derived_in.as_millis(),
-            commit_ms = (phase.elapsed() - derived_in).as_millis(),
-            "file import: holdings and balance stored, committed"
+            holdings_ms = phase.elapsed().as_millis(),
+            "file import: holdings and balance stored"
         );
-        Ok(counts)
+        Ok((counts, Outcome::Commit))
     }
+}
+
+/// What becomes of a file import's writes.
+enum Outcome {
+    Commit,
+    /// A dry run: roll back.
+    Discard,
 }
 
 /// The ledger source of a file format: Flex statements share the IBKR integration's source, so
@@ -579,17 +614,25 @@ fn source_of(format: FileFormat) -> &'static str {
     }
 }
 
-/// SQLite only: sets this connection's page cache to `mib` MiB for a bulk import, or (`None`)
-/// back to SQLite's default (2,000 KiB), which frees the excess.
-async fn bulk_cache(
+/// SQLite only: puts this connection in bulk-import mode (`Some(mib)`: a page cache of `mib`
+/// MiB, and statement journals in memory) or back to normal (`None`: SQLite's default cache of
+/// 2,000 KiB, which frees the excess, and temp files on disk).
+///
+/// A multi-row `INSERT` into a table with foreign keys keeps a statement journal (so it can
+/// undo itself should a key check fail): every page it touches is first copied there. In a
+/// temp file that is a `pwrite` per page, a quarter of a large import's time; in memory it is a
+/// copy of the pages one statement touches (a few MiB), freed when the statement ends.
+async fn sqlite_bulk_mode(
     txn: &sea_orm::DatabaseTransaction,
     mib: Option<u32>,
 ) -> Result<(), sea_orm::DbErr> {
     if txn.get_database_backend() != sea_orm::DatabaseBackend::Sqlite {
         return Ok(());
     }
-    let kib = mib.map_or(2_000, |mib| u64::from(mib) * 1024);
-    txn.execute_unprepared(&format!("PRAGMA cache_size = -{kib}"))
-        .await
-        .map(|_| ())
+    let (kib, store) = mib.map_or((2_000, "DEFAULT"), |mib| (u64::from(mib) * 1024, "MEMORY"));
+    txn.execute_unprepared(&format!(
+        "PRAGMA cache_size = -{kib}; PRAGMA temp_store = {store}"
+    ))
+    .await
+    .map(|_| ())
 }
