@@ -48,19 +48,11 @@ start_upload_server
 login_new_user ibkr-bench@example.com
 ACCOUNT=$(create_account '{"name":"IBKR","kind":"brokerage","currency":"USD"}')
 
-import_once() { # label -> prints seconds; job JSON in $WORK/job-label.json
-  local label=$1 t0 t1
-  t0=$(date +%s.%N)
-  curl -fsS -o "$WORK/job-$label.json" -H "$AUTH" -F "file=@$WORK/flex.xml" \
-    "$BASE/api/accounts/$ACCOUNT/import?format=ibkr_flex&on_error=skip" --max-time 3600
-  t1=$(date +%s.%N)
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
-}
 log "first import"
-FIRST=$(import_once first)
+FIRST=$(import_once first "$WORK/flex.xml" '?format=ibkr_flex&on_error=skip')
 RSS1=$(peak_rss_kib)
 log "re-import (all duplicates)"
-SECOND=$(import_once second)
+SECOND=$(import_once second "$WORK/flex.xml" '?format=ibkr_flex&on_error=skip')
 RSS2=$(peak_rss_kib)
 summary() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["status"], "fetched", j["fetched"], "inserted", j["inserted"], "duplicates", j["duplicates"], "failed", j["failed"])' "$1"; }
 

@@ -61,19 +61,11 @@ curl -fsS -o /dev/null -X PUT -H "$AUTH" -H 'Content-Type: application/json' \
   --data '{"columns":{"date":"Date","amount":"Amount","currency":"Currency","description":"Description","id":"Reference"}}' \
   "$BASE/api/accounts/$ACCOUNT/import-profile"
 
-import_once() { # label -> prints seconds; job JSON in $WORK/job-label.json
-  local label=$1 t0 t1
-  t0=$(date +%s.%N)
-  curl -fsS -o "$WORK/job-$label.json" -H "$AUTH" -F "file=@$WORK/bank.csv" \
-    "$BASE/api/accounts/$ACCOUNT/import" --max-time 3600
-  t1=$(date +%s.%N)
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
-}
 log "first import"
-FIRST=$(import_once first)
+FIRST=$(import_once first "$WORK/bank.csv")
 RSS1=$(peak_rss_kib)
 log "re-import (all duplicates)"
-SECOND=$(import_once second)
+SECOND=$(import_once second "$WORK/bank.csv")
 RSS2=$(peak_rss_kib)
 summary() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["status"], "fetched", j["fetched"], "inserted", j["inserted"], "duplicates", j["duplicates"], "failed", j["failed"])' "$1"; }
 

@@ -4,6 +4,8 @@
 #   allowed and the scheduler off; sets SERVER_PID and waits for /healthz.
 # login_new_user EMAIL: registers EMAIL and sets AUTH to its bearer header.
 # create_account JSON: creates an account, prints its id.
+# import_once LABEL FILE QUERY: uploads FILE to $ACCOUNT's import (QUERY: e.g. `?format=csv`),
+#   prints the seconds it took; the job's JSON goes to $WORK/job-LABEL.json.
 
 start_upload_server() {
   mkdir -p "$WORK/data"
@@ -35,4 +37,13 @@ create_account() {
 # peak_rss_kib: the server's peak resident set so far (VmHWM), in KiB.
 peak_rss_kib() {
   awk '/VmHWM/ { print $2 }' "/proc/$SERVER_PID/status"
+}
+
+import_once() {
+  local label=$1 file=$2 query=${3:-} t0 t1
+  t0=$(date +%s.%N)
+  curl -fsS -o "$WORK/job-$label.json" -H "$AUTH" -F "file=@$file" \
+    "$BASE/api/accounts/$ACCOUNT/import$query" --max-time 3600
+  t1=$(date +%s.%N)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
 }

@@ -326,6 +326,36 @@ impl TestApp {
     }
 
     /// Creates an account for the user and returns its id.
+    /// `POST /api/accounts/{account}/import{query}` with `bytes` as the multipart field
+    /// `file` named `name`: the status and the JSON body (`Null` when there is none).
+    pub async fn upload(
+        &self,
+        token: &str,
+        account: &str,
+        query: &str,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),
+        );
+        let resp = self
+            .client
+            .post(format!(
+                "{}/api/accounts/{account}/import{query}",
+                self.address
+            ))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload sent");
+        let status = resp.status();
+        let body = resp.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
     pub async fn create_account(&self, token: &str, name: &str) -> String {
         let r = self
             .post(

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use chrono::{Days, NaiveDate, Utc};
 use reqwest::StatusCode;
-use reqwest::multipart::{Form, Part};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tributary_tests::mocks::ibkr_flex::{FlexMock, Period};
@@ -375,24 +374,8 @@ async fn upload(
     query: &str,
     bytes: &[u8],
 ) -> (StatusCode, Value) {
-    let form = Form::new().part(
-        "file",
-        Part::bytes(bytes.to_vec()).file_name("statement.xml"),
-    );
-    let resp = app
-        .client
-        .post(format!(
-            "{}/api/accounts/{account}/import{query}",
-            app.address
-        ))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
+    app.upload(token, account, query, "statement.xml", bytes.to_vec())
         .await
-        .expect("upload sent");
-    let status = resp.status();
-    let body = resp.json().await.unwrap_or(Value::Null);
-    (status, body)
 }
 
 /// Checks the fixture's `U1234567` ledger, holdings and balance as the API shows them.

@@ -1,8 +1,7 @@
 //! File import: OFX/QFX and CSV through `POST /api/accounts/{id}/import`.
 
 use reqwest::StatusCode;
-use reqwest::multipart::{Form, Part};
-use serde_json::{Value, json};
+use serde_json::json;
 use tributary_tests::{TestApp, TestUser, spawn_app};
 
 const FIXTURES: &str = concat!(
@@ -12,31 +11,6 @@ const FIXTURES: &str = concat!(
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!("{FIXTURES}{name}")).expect("fixture exists")
-}
-
-async fn upload(
-    app: &TestApp,
-    token: &str,
-    account: &str,
-    query: &str,
-    name: &str,
-    bytes: Vec<u8>,
-) -> (StatusCode, Value) {
-    let form = Form::new().part("file", Part::bytes(bytes).file_name(name.to_string()));
-    let resp = app
-        .client
-        .post(format!(
-            "{}/api/accounts/{account}/import{query}",
-            app.address
-        ))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .expect("sent");
-    let status = resp.status();
-    let body = resp.json().await.unwrap_or(Value::Null);
-    (status, body)
 }
 
 async fn count(app: &TestApp, token: &str, account: &str) -> usize {
@@ -55,7 +29,9 @@ async fn an_ofx_statement_imports_once_and_a_reimport_inserts_nothing() {
     let user = TestUser::register(&app).await;
     let t = user.token();
     let account = app.create_account(t, "Checking").await;
-    let (status, job) = upload(&app, t, &account, "", "bank.ofx", fixture("bank_v1.ofx")).await;
+    let (status, job) = app
+        .upload(t, &account, "", "bank.ofx", fixture("bank_v1.ofx"))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{job}");
     assert_eq!(job["status"], "succeeded", "{job}");
     assert_eq!(job["trigger"], "upload");
@@ -63,7 +39,9 @@ async fn an_ofx_statement_imports_once_and_a_reimport_inserts_nothing() {
     let inserted = job["inserted"].as_i64().expect("inserted");
     assert!(inserted > 0);
     assert_eq!(count(&app, t, &account).await, inserted as usize);
-    let (status, again) = upload(&app, t, &account, "", "bank.ofx", fixture("bank_v1.ofx")).await;
+    let (status, again) = app
+        .upload(t, &account, "", "bank.ofx", fixture("bank_v1.ofx"))
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(again["inserted"], 0, "{again}");
     assert_eq!(again["duplicates"], inserted, "{again}");
@@ -83,15 +61,15 @@ async fn a_dry_run_reports_what_would_happen_and_writes_nothing() {
     let user = TestUser::register(&app).await;
     let t = user.token();
     let account = app.create_account(t, "Broker").await;
-    let (status, preview) = upload(
-        &app,
-        t,
-        &account,
-        "?dry_run=true",
-        "inv.ofx",
-        fixture("investment_v2.ofx"),
-    )
-    .await;
+    let (status, preview) = app
+        .upload(
+            t,
+            &account,
+            "?dry_run=true",
+            "inv.ofx",
+            fixture("investment_v2.ofx"),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{preview}");
     assert_eq!(preview["dry_run"], true);
     assert!(
@@ -107,15 +85,9 @@ async fn a_dry_run_reports_what_would_happen_and_writes_nothing() {
         "a dry run leaves no job"
     );
     // The real import then stores the positions the statement reports.
-    let (status, job) = upload(
-        &app,
-        t,
-        &account,
-        "",
-        "inv.ofx",
-        fixture("investment_v2.ofx"),
-    )
-    .await;
+    let (status, job) = app
+        .upload(t, &account, "", "inv.ofx", fixture("investment_v2.ofx"))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{job}");
     let holdings = app
         .get(&format!("/api/accounts/{account}/holdings"), t)
@@ -134,7 +106,7 @@ async fn broken_files_are_refused_with_a_clear_error_and_nothing_written() {
         ("truncated.ofx", fixture("truncated_v1.ofx")),
         ("empty.csv", Vec::new()),
     ] {
-        let (status, body) = upload(&app, t, &account, "", name, bytes).await;
+        let (status, body) = app.upload(t, &account, "", name, bytes).await;
         assert!(status.is_client_error(), "{name}: {status} {body}");
         assert_eq!(body["code"], "VALIDATION", "{name}: {body}");
         assert!(
@@ -146,11 +118,15 @@ async fn broken_files_are_refused_with_a_clear_error_and_nothing_written() {
         );
     }
     // A CSV needs the account's import profile first.
-    let (status, body) = upload(&app, t, &account, "", "bank.csv", fixture("utf8_bank.csv")).await;
+    let (status, body) = app
+        .upload(t, &account, "", "bank.csv", fixture("utf8_bank.csv"))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["field"], "import_profile");
     assert_eq!(count(&app, t, &account).await, 0);
-    let (status, body) = upload(&app, t, &account, "?format=xls", "x", b"a".to_vec()).await;
+    let (status, body) = app
+        .upload(t, &account, "?format=xls", "x", b"a".to_vec())
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["field"], "format");
 }
@@ -186,7 +162,9 @@ async fn a_csv_imports_with_the_accounts_profile_and_bad_rows_reject_or_skip() {
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
 
-    let (status, job) = upload(&app, t, &account, "", "bank.csv", fixture("utf8_bank.csv")).await;
+    let (status, job) = app
+        .upload(t, &account, "", "bank.csv", fixture("utf8_bank.csv"))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{job}");
     assert_eq!(job["status"], "succeeded", "{job}");
     let n = count(&app, t, &account).await;
@@ -208,7 +186,7 @@ async fn a_csv_imports_with_the_accounts_profile_and_bad_rows_reject_or_skip() {
 
     // A file with a bad row: rejected as a whole by default, good rows kept with skip.
     let bad = b"Date,Description,Amount,Currency,Reference\n2024-02-01,ok,10.00,USD,B-1\n2024-02-30,bad date,5.00,USD,B-2\n".to_vec();
-    let (status, body) = upload(&app, t, &account, "", "bad.csv", bad.clone()).await;
+    let (status, body) = app.upload(t, &account, "", "bad.csv", bad.clone()).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(
         body["detail"]
@@ -222,7 +200,9 @@ async fn a_csv_imports_with_the_accounts_profile_and_bad_rows_reject_or_skip() {
         n,
         "nothing written on reject"
     );
-    let (status, job) = upload(&app, t, &account, "?on_error=skip", "bad.csv", bad).await;
+    let (status, job) = app
+        .upload(t, &account, "?on_error=skip", "bad.csv", bad)
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{job}");
     assert_eq!(job["status"], "partial");
     assert_eq!(job["inserted"], 1);
@@ -237,15 +217,15 @@ async fn another_users_account_cannot_be_imported_into() {
     let owner = TestUser::register(&app).await;
     let other = TestUser::register(&app).await;
     let account = app.create_account(owner.token(), "Mine").await;
-    let (status, body) = upload(
-        &app,
-        other.token(),
-        &account,
-        "",
-        "bank.ofx",
-        fixture("bank_v1.ofx"),
-    )
-    .await;
+    let (status, body) = app
+        .upload(
+            other.token(),
+            &account,
+            "",
+            "bank.ofx",
+            fixture("bank_v1.ofx"),
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     let r = app
         .get(
@@ -295,7 +275,7 @@ async fn a_csv_out_of_date_order_lists_like_the_file_and_reimports_as_duplicates
 2024-03-03,twin,5.00\n\
 2024-03-03,twin,5.00\n"
         .to_vec();
-    let (status, job) = upload(&app, t, &account, "", "bank.csv", csv.clone()).await;
+    let (status, job) = app.upload(t, &account, "", "bank.csv", csv.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{job}");
     assert_eq!(job["inserted"], 6, "{job}");
     let r = app
@@ -339,7 +319,7 @@ async fn a_csv_out_of_date_order_lists_like_the_file_and_reimports_as_duplicates
         seen,
         expect.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>()
     );
-    let (status, again) = upload(&app, t, &account, "", "bank.csv", csv).await;
+    let (status, again) = app.upload(t, &account, "", "bank.csv", csv).await;
     assert_eq!(status, StatusCode::CREATED, "{again}");
     assert_eq!(again["inserted"], 0, "{again}");
     assert_eq!(again["duplicates"], 6, "{again}");
