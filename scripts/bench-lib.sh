@@ -6,6 +6,8 @@
 # create_account JSON: creates an account, prints its id.
 # import_once LABEL FILE QUERY: uploads FILE to $ACCOUNT's import (QUERY: e.g. `?format=csv`),
 #   prints the seconds it took; the job's JSON goes to $WORK/job-LABEL.json.
+# wait_checkpoint_ms LINE: waits for the server to log a checkpoint of the SQLite write-ahead
+#   log after line LINE of its log, prints how many milliseconds it took ("0" if none comes).
 
 start_upload_server() {
   mkdir -p "$WORK/data"
@@ -13,7 +15,7 @@ start_upload_server() {
     cd "$WORK"
     env -u DATABASE_URL -u TRIBUTARY_SECRET_KEY -u TRIBUTARY_CONFIG \
       TRIBUTARY__DATA_DIR="$WORK/data" TRIBUTARY__SERVER__PORT="$PORT" \
-      TRIBUTARY__LOG__LEVEL="${BENCH_LOG_LEVEL:-warn}" TRIBUTARY__JOBS__UPLOAD_LIMIT_BYTES=1000000000 \
+      TRIBUTARY__LOG__LEVEL="${BENCH_LOG_LEVEL:-debug}" TRIBUTARY__JOBS__UPLOAD_LIMIT_BYTES=1000000000 \
       TRIBUTARY__JOBS__SCHEDULER_ENABLED=false \
       "$BIN" serve
   ) >"$WORK/server.log" 2>&1 &
@@ -46,4 +48,15 @@ import_once() {
     "$BASE/api/accounts/$ACCOUNT/import$query" --max-time 3600
   t1=$(date +%s.%N)
   awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
+}
+
+wait_checkpoint_ms() {
+  local ms
+  for _ in $(seq 1 100); do
+    ms=$(tail -n +"$1" "$WORK/server.log" | grep '"checkpointed the SQLite write-ahead log"' |
+      head -1 | grep -o '"ms":"*[0-9]*' | grep -o '[0-9]*$' || true)
+    [ -n "$ms" ] && { echo "$ms"; return; }
+    sleep 0.2
+  done
+  echo 0
 }

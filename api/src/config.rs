@@ -147,6 +147,9 @@ pub struct JobSettings {
     pub schedule_spread_secs: u64,
     /// Largest file accepted by the import endpoint.
     pub upload_limit_bytes: usize,
+    /// Days the file of an upload that did not succeed (failed, partial, cancelled) is kept in
+    /// the database for a retry; 0 keeps none.
+    pub upload_retention_days: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -248,6 +251,7 @@ impl Settings {
             .and_then(|b| b.set_default("jobs.scheduler_interval_secs", 60))
             .and_then(|b| b.set_default("jobs.schedule_spread_secs", 300))
             .and_then(|b| b.set_default("jobs.upload_limit_bytes", 20 * 1024 * 1024))
+            .and_then(|b| b.set_default("jobs.upload_retention_days", 7))
             .and_then(|b| b.set_default("graphql.max_depth", 12))
             .and_then(|b| b.set_default("graphql.max_complexity", 5000))
             .and_then(|b| b.set_default("graphql.max_page_size", 100))
@@ -409,6 +413,7 @@ mod tests {
         assert_eq!(s.server.host.to_string(), "127.0.0.1");
         assert!(s.auth.allow_registration);
         assert!(s.database_url().starts_with("sqlite://"));
+        assert_eq!(s.jobs.upload_retention_days, 7);
     }
 
     #[test]

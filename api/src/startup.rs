@@ -188,9 +188,9 @@ impl Application {
         if settings.prices.scheduler_enabled {
             background.push(crate::jobs::prices::spawn(shared.clone()));
         }
-        if settings.jobs.scheduler_enabled {
-            background.push(crate::jobs::scheduler::spawn(shared));
-        }
+        // Always: with the scheduler off it still purges expired upload files.
+        background.push(crate::jobs::scheduler::spawn(shared));
+        background.extend(crate::db::spawn_checkpointer(&settings));
         Ok(Self {
             port,
             server,

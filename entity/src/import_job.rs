@@ -43,6 +43,14 @@ pub struct Model {
     pub cancel_requested: bool,
     pub format: Option<String>,
     pub dry_run: bool,
+    /// An upload's options (JSON: format, on_error, ofx_account, ibkr_account), what a retry
+    /// runs with.
+    pub options: Option<String>,
+    /// Records read so far.
+    pub processed: i32,
+    /// While the file of an upload that did not succeed is kept (in `import_job_files`), until
+    /// when; `None` when no file is kept.
+    pub file_expires_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,7 @@ pub mod data_source_metadata;
 pub mod fx_rate;
 pub mod holding;
 pub mod import_job;
+pub mod import_job_file;
 pub mod price;
 pub mod quote;
 pub mod refresh_token;

@@ -7,6 +7,8 @@ mod m20261122_000001_create_core_tables;
 mod m20261122_000002_import_pipeline;
 mod m20261122_000003_market_data;
 mod m20261122_000004_lean_transaction_indexes;
+mod m20261122_000005_upload_retry;
+mod m20261122_000006_transaction_date_indexes;
 
 /// All migrations in order.
 pub struct Migrator;
@@ -19,6 +21,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_import_pipeline::Migration),
             Box::new(m20261122_000003_market_data::Migration),
             Box::new(m20261122_000004_lean_transaction_indexes::Migration),
+            Box::new(m20261122_000005_upload_retry::Migration),
+            Box::new(m20261122_000006_transaction_date_indexes::Migration),
         ]
     }
 }

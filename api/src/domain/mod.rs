@@ -6,6 +6,7 @@ pub use values::*;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// A signed-in user as services see it.
@@ -169,6 +170,44 @@ pub struct ImportJob {
     pub duration_ms: Option<i64>,
     pub format: Option<String>,
     pub dry_run: bool,
+    /// Records read so far (a running file import reports it live).
+    pub processed: i32,
+    /// An upload's options, what a retry runs with (`None` for syncs).
+    pub options: Option<UploadOptions>,
+    /// Whether a retry would take the job back now: it ended, and for an upload its file is
+    /// still kept (it did not succeed and its retention has not run out).
+    pub retryable: bool,
+}
+
+/// What to do with an upload's bad rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    /// One bad row rejects the file; nothing is written.
+    Reject,
+    /// Good rows are imported, bad ones reported.
+    Skip,
+}
+
+impl OnError {
+    /// The wire name (`reject`, `skip`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reject => "reject",
+            Self::Skip => "skip",
+        }
+    }
+}
+
+/// The options an upload ran with, stored on its job (dry runs store none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadOptions {
+    /// The file format the upload was read as (`csv`, `ofx`, `ibkr_flex`), detected or given.
+    pub format: String,
+    pub on_error: OnError,
+    pub ofx_account: Option<String>,
+    pub ibkr_account: Option<String>,
 }
 
 /// A page of results and the cursor for the next one.

@@ -187,7 +187,11 @@ impl MutationRoot {
         Ok(true)
     }
 
-    /// Queue a failed, partial or cancelled sync job again.
+    /// Queue a finished job again with a fresh set of attempts. A sync resumes from its
+    /// cursor; an upload that failed, was partial or was cancelled runs its kept file again
+    /// with its stored options and the account's current import profile. CONFLICT when the job
+    /// is active, an upload succeeded or its file is no longer kept, or another job of the
+    /// account is active.
     async fn retry_import_job(
         &self,
         ctx: &Context<'_>,
@@ -202,7 +206,8 @@ impl MutationRoot {
             .into())
     }
 
-    /// Cancel a queued job, or ask a running one to stop after its current page.
+    /// Cancel a queued job, or ask a running one to stop after its current page (a sync keeps
+    /// what it committed; a file import rolls back everything and keeps its file for a retry).
     async fn cancel_import_job(
         &self,
         ctx: &Context<'_>,

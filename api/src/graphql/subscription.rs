@@ -22,7 +22,9 @@ const POLL: Duration = Duration::from_millis(200);
 
 #[Subscription]
 impl SubscriptionRoot {
-    /// Streams the job's status and counts whenever they change, ending when the job ends.
+    /// Streams the job's status, progress and counts whenever they change (a file import
+    /// running on this node reports its live `progress` and `processed`), ending when the job
+    /// ends.
     async fn import_job_progress(
         &self,
         ctx: &Context<'_>,

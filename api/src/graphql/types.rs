@@ -394,7 +394,8 @@ pub struct ImportJob {
     pub attempt: i32,
     pub max_attempts: i32,
     pub next_run_at: Option<DateTime<Utc>>,
-    /// 0 to 100.
+    /// 0 to 100: pages for a sync; share of the file read for a CSV upload (50 once an OFX
+    /// or Flex file is parsed, then per batch written); 100 once it ended.
     pub progress: i32,
     pub cursor_in: Option<String>,
     pub cursor_out: Option<String>,
@@ -407,11 +408,37 @@ pub struct ImportJob {
     pub duration_ms: Option<i64>,
     pub format: Option<String>,
     pub dry_run: bool,
+    /// Records read so far: live while a file import runs, `fetched` once it ended.
+    pub processed: i32,
+    /// The options an upload ran with, which a retry runs with again; null for syncs.
+    pub options: Option<ImportJobOptions>,
+    /// Whether `retryImportJob` would take the job back now: it ended, and an upload did not
+    /// succeed and still has its file kept.
+    pub retryable: bool,
+}
+
+/// The options of an upload.
+#[derive(SimpleObject, Clone, PartialEq)]
+pub struct ImportJobOptions {
+    /// The format the file was read as: csv, ofx or ibkr_flex (detected or given).
+    pub format: String,
+    /// reject or skip.
+    pub on_error: String,
+    pub ofx_account: Option<String>,
+    pub ibkr_account: Option<String>,
 }
 
 impl From<domain::ImportJob> for ImportJob {
     fn from(j: domain::ImportJob) -> Self {
         Self {
+            processed: j.processed,
+            options: j.options.map(|o| ImportJobOptions {
+                format: o.format,
+                on_error: o.on_error.as_str().to_string(),
+                ofx_account: o.ofx_account,
+                ibkr_account: o.ibkr_account,
+            }),
+            retryable: j.retryable,
             attempt: j.attempt,
             max_attempts: j.max_attempts,
             next_run_at: j.next_run_at,

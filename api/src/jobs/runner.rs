@@ -3,6 +3,9 @@
 //! counts, so a job that fails mid-way keeps what it committed and its retry resumes from the
 //! cursor. The final transaction writes holdings, balance, reconciliation and the job result:
 //! when a job reports `succeeded`, the account is already current.
+//!
+//! A claimed file-import job (an upload queued again by a retry) runs its kept file through
+//! the upload's own path instead (`ImportService::run_claimed`).
 
 use std::time::{Duration, Instant};
 
@@ -38,6 +41,10 @@ fn to_json<T: serde::Serialize>(v: &T) -> Option<String> {
 /// # Errors
 /// Database failures (provider failures are recorded on the job and returned in the outcome).
 pub async fn run(ctx: &AppContext, job: import_job::Model) -> ServiceResult<RunOutcome> {
+    if job.trigger == "upload" {
+        let job = ctx.imports().run_claimed(job).await?;
+        return Ok(RunOutcome { job, error: None });
+    }
     let started = Instant::now();
     let owner = ctx.node_id.clone();
     let renewal = spawn_renewal(ctx, job.id);
@@ -318,6 +325,8 @@ async fn run_inner(
 fn apply_counts(m: &mut import_job::ActiveModel, c: &BatchCounts) {
     let clamp = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
     m.fetched = Set(clamp(c.fetched));
+    // A sync reads what it fetched: records read so far.
+    m.processed = Set(clamp(c.fetched));
     m.inserted = Set(clamp(c.inserted));
     m.duplicates = Set(clamp(c.duplicates + c.deleted_before));
     m.failed = Set(clamp(c.failed));

@@ -1,6 +1,7 @@
 //! The scheduler: every interval, enqueues each integrated account whose sync is due
 //! (per-account `sync_frequency`), spread over a window so many accounts do not hit one
-//! provider at once. Equity accounts (brokerage) skip weekends; crypto runs every day.
+//! provider at once. Equity accounts (brokerage) skip weekends; crypto runs every day. Each
+//! tick also deletes the kept upload files whose retention ended.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,24 +32,36 @@ pub fn next_sync(from: DateTime<Utc>, frequency: &str, kind: &str) -> Option<Dat
     Some(next)
 }
 
-/// Starts the scheduler loop on the current runtime.
+/// Starts the scheduler loop on the current runtime: a tick every
+/// `jobs.scheduler_interval_secs`. With `jobs.scheduler_enabled` off it only deletes expired
+/// upload files, which every deployment needs.
 pub fn spawn(ctx: Arc<AppContext>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let every = Duration::from_secs(ctx.settings.jobs.scheduler_interval_secs);
         loop {
-            if let Err(e) = tick(&ctx, Utc::now()).await {
-                tracing::warn!(error = %e, "scheduler tick failed");
+            let now = Utc::now();
+            if ctx.settings.jobs.scheduler_enabled {
+                if let Err(e) = tick(&ctx, now).await {
+                    tracing::warn!(error = %e, "scheduler tick failed");
+                }
+            } else if let Err(e) = ctx.imports().purge_expired_files(now).await {
+                tracing::warn!(error = %e, "purging expired upload files failed");
             }
             tokio::time::sleep(every).await;
         }
     })
 }
 
-/// One pass: enqueue every due account. Returns how many jobs were queued.
+/// One pass: delete expired upload files, enqueue every due account. Returns how many jobs
+/// were queued.
 ///
 /// # Errors
 /// Database errors.
 pub async fn tick(ctx: &AppContext, now: DateTime<Utc>) -> anyhow::Result<usize> {
+    // A failed purge is tried again next tick; it must not keep accounts from syncing.
+    if let Err(e) = ctx.imports().purge_expired_files(now).await {
+        tracing::warn!(error = %e, "purging expired upload files failed");
+    }
     let due = account::Entity::find()
         .filter(account::Column::IntegrationType.is_not_null())
         .filter(account::Column::SyncFrequency.ne("manual"))

@@ -262,6 +262,47 @@ pub async fn save_held(
     Ok(res.rows_affected == 1)
 }
 
+/// Records a running job's progress and records read so far, unless another node holds it.
+/// A file import calls it through the pool, outside its own transaction (PostgreSQL only:
+/// SQLite's single writer is busy with the import).
+pub async fn save_progress(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    owner: &str,
+    progress: i32,
+    processed: i32,
+) -> Result<bool, DbErr> {
+    use sea_orm::sea_query::Expr;
+    let res = import_job::Entity::update_many()
+        .col_expr(import_job::Column::Progress, Expr::value(progress))
+        .col_expr(import_job::Column::Processed, Expr::value(processed))
+        .filter(import_job::Column::Id.eq(id))
+        .filter(import_job::Column::LeaseOwner.eq(owner))
+        .filter(import_job::Column::Status.eq("running"))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Whether the owner asked for their job to stop (one column read; on SQLite, WAL lets it
+/// read while an import holds the write lock).
+pub async fn cancel_requested(
+    db: &impl ConnectionTrait,
+    owner: Uuid,
+    id: Uuid,
+) -> Result<bool, DbErr> {
+    use sea_orm::QuerySelect;
+    let flag: Option<bool> = import_job::Entity::find()
+        .select_only()
+        .column(import_job::Column::CancelRequested)
+        .filter(import_job::Column::Id.eq(id))
+        .filter(import_job::Column::UserId.eq(owner))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(flag.unwrap_or(false))
+}
+
 /// Cancels the account's queued jobs (its integration changed).
 pub async fn cancel_queued_for_account(
     db: &impl ConnectionTrait,

@@ -10,6 +10,7 @@ pub mod api_tokens;
 pub mod assets;
 pub mod audit;
 pub mod holdings;
+pub mod import_job_files;
 pub mod import_jobs;
 pub mod market;
 pub mod refresh_tokens;

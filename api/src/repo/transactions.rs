@@ -52,8 +52,10 @@ const INSERT_COLUMNS: [&str; 20] = [
     "match_reason",
 ];
 
-/// Rows per INSERT statement: 20 values each stays well under SQLite's 32,766 and
-/// PostgreSQL's 65,535 bind parameters.
+/// Rows per INSERT statement: 20 values each stays under SQLite's 32,766 and PostgreSQL's
+/// 65,535 bind parameters. (Binding the values every row shares once, as `?1`
+/// to `?4`, was tried and is ruinous on SQLite: numbered parameters are kept in a list that
+/// is searched linearly for each bind, quadratic in a 10,000-parameter statement.)
 const ROWS_PER_STATEMENT: usize = 500;
 
 /// Inserts an account's new entries from one source, skipping those whose
@@ -147,39 +149,75 @@ fn insert_statement(
     rows: Vec<NewTransaction>,
 ) -> Option<sea_orm::Statement> {
     use sea_orm::{DatabaseBackend, Statement, Value};
+    use std::fmt::Write as _;
     if rows.is_empty() {
         return None;
     }
-    let mut sql = String::with_capacity(64 + rows.len() * INSERT_COLUMNS.len() * 6);
+    // SQLite stores dates and timestamps as text: formatted here once (the timestamp) or
+    // without chrono's format parser (the dates), as the driver would format them, rather
+    // than by the driver for every row while the database waits for the statement.
+    let sqlite = backend == DatabaseBackend::Sqlite;
+    let created_at = sqlite.then(|| {
+        shared
+            .created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+    });
+    let date = |d: NaiveDate| -> Value {
+        if sqlite {
+            Value::from(sqlite_date(d))
+        } else {
+            Value::from(d)
+        }
+    };
+    // Columns no row of the statement has a value for (a bank statement has no asset, price
+    // or quantity) are left out: they take their default (NULL; 0 for `occurrence`), and
+    // the database binds and copies a third fewer values.
+    let used: [bool; INSERT_COLUMNS.len()] = std::array::from_fn(|c| match INSERT_COLUMNS[c] {
+        "asset_id" => rows.iter().any(|r| r.asset_id.is_some()),
+        "settle_date" => rows.iter().any(|r| r.settle_date.is_some()),
+        "quantity" => rows.iter().any(|r| r.quantity.is_some()),
+        "price" => rows.iter().any(|r| r.price.is_some()),
+        "fee" => rows.iter().any(|r| r.fee.is_some()),
+        "occurrence" => rows.iter().any(|r| r.occurrence != 0),
+        "alias_of" => rows.iter().any(|r| r.alias_of.is_some()),
+        "match_reason" => rows.iter().any(|r| r.match_reason.is_some()),
+        _ => true,
+    });
+    let columns: Vec<&str> = INSERT_COLUMNS
+        .iter()
+        .zip(used)
+        .filter_map(|(c, u)| u.then_some(*c))
+        .collect();
+    let mut sql = String::with_capacity(64 + rows.len() * columns.len() * 6);
     sql.push_str("INSERT INTO transactions (");
-    sql.push_str(&INSERT_COLUMNS.join(", "));
+    sql.push_str(&columns.join(", "));
     sql.push_str(") VALUES ");
-    let mut values: Vec<Value> = Vec::with_capacity(rows.len() * INSERT_COLUMNS.len());
+    let mut values: Vec<Value> = Vec::with_capacity(rows.len() * columns.len());
     for (i, r) in rows.into_iter().enumerate() {
         if i > 0 {
             sql.push_str(", ");
         }
         sql.push('(');
-        for c in 0..INSERT_COLUMNS.len() {
+        for c in 0..columns.len() {
             if c > 0 {
                 sql.push_str(", ");
             }
             match backend {
                 DatabaseBackend::Postgres => {
-                    sql.push('$');
-                    sql.push_str(&(values.len() + c + 1).to_string());
+                    let _ = write!(sql, "${}", values.len() + c + 1);
                 }
                 _ => sql.push('?'),
             }
         }
         sql.push(')');
-        values.extend([
+        // In `INSERT_COLUMNS` order.
+        let row = [
             Value::from(r.id),
             Value::from(shared.account_id),
             Value::from(r.asset_id),
             Value::from(r.kind),
-            Value::from(r.trade_date),
-            Value::from(r.settle_date),
+            date(r.trade_date),
+            r.settle_date.map_or(Value::ChronoDate(None), date),
             Value::from(r.quantity),
             Value::from(r.price),
             Value::from(r.amount),
@@ -190,14 +228,42 @@ fn insert_statement(
             Value::from(r.source_id),
             Value::from(r.fingerprint),
             Value::from(shared.import_job_id),
-            Value::from(shared.created_at),
+            created_at
+                .clone()
+                .map_or_else(|| Value::from(shared.created_at), Value::from),
             Value::from(r.occurrence),
             Value::from(r.alias_of),
             Value::from(r.match_reason),
-        ]);
+        ];
+        values.extend(
+            row.into_iter()
+                .zip(used)
+                .filter_map(|(v, u)| u.then_some(v)),
+        );
     }
     sql.push_str(" ON CONFLICT (account_id, source, source_id) DO NOTHING");
     Some(Statement::from_sql_and_values(backend, sql, values))
+}
+
+/// `YYYY-MM-DD`, as the SQLite driver stores a date (`%F`).
+fn sqlite_date(d: NaiveDate) -> String {
+    use chrono::Datelike;
+    let (y, m, day) = (d.year(), d.month(), d.day());
+    if (0..=9999).contains(&y) {
+        let mut out = String::with_capacity(10);
+        for digit in [y / 1000, y / 100 % 10, y / 10 % 10, y % 10] {
+            out.push(char::from(b'0' + u8::try_from(digit).unwrap_or(0)));
+        }
+        out.push('-');
+        out.push(char::from(b'0' + u8::try_from(m / 10).unwrap_or(0)));
+        out.push(char::from(b'0' + u8::try_from(m % 10).unwrap_or(0)));
+        out.push('-');
+        out.push(char::from(b'0' + u8::try_from(day / 10).unwrap_or(0)));
+        out.push(char::from(b'0' + u8::try_from(day % 10).unwrap_or(0)));
+        out
+    } else {
+        d.format("%F").to_string()
+    }
 }
 
 /// Filters for listing.
@@ -477,6 +543,11 @@ pub struct OwnedTxFilter {
 }
 
 /// A page of the owner's transactions across accounts, newest first, after the cursor.
+///
+/// Each account's page is read in order from its `(account_id, trade_date, id)` index and
+/// the pages are merged: a page costs a few index seeks per account however many rows the
+/// owner (or anyone else) holds, and no index on the date alone is needed (one less B-tree
+/// for every insert to maintain).
 pub async fn list_owned(
     db: &impl ConnectionTrait,
     owner: Uuid,
@@ -484,52 +555,59 @@ pub async fn list_owned(
     after: Option<(NaiveDate, Uuid)>,
     limit: u64,
 ) -> Result<Vec<transaction::Model>, DbErr> {
-    use sea_orm::sea_query::Query;
     use tributary_entity::account;
-    let mut owned = Query::select();
-    owned
+    let mut accounts = account::Entity::find()
+        .select_only()
         .column(account::Column::Id)
-        .from(account::Entity)
-        .and_where(account::Column::UserId.eq(owner));
+        .filter(account::Column::UserId.eq(owner));
     if let Some(a) = filter.account_id {
-        owned.and_where(account::Column::Id.eq(a));
+        accounts = accounts.filter(account::Column::Id.eq(a));
     }
-    let mut q = transaction::Entity::find()
-        .filter(transaction::Column::AccountId.in_subquery(owned.to_owned()));
-    if !filter.kinds.is_empty() {
-        q = q.filter(transaction::Column::Kind.is_in(filter.kinds.clone()));
-    }
-    if let Some(asset) = filter.asset_id {
-        q = q.filter(transaction::Column::AssetId.eq(asset));
-    }
-    if let Some(source) = &filter.source {
-        q = q.filter(transaction::Column::Source.eq(source.clone()));
-    }
-    if let Some(from) = filter.from {
-        q = q.filter(transaction::Column::TradeDate.gte(from));
-    }
-    if let Some(to) = filter.to {
-        q = q.filter(transaction::Column::TradeDate.lte(to));
-    }
-    if !filter.include_aliases {
-        q = q.filter(transaction::Column::AliasOf.is_null());
-    }
-    if let Some((date, id)) = after {
-        q = q.filter(
-            Condition::any()
-                .add(transaction::Column::TradeDate.lt(date))
-                .add(
-                    Condition::all()
-                        .add(transaction::Column::TradeDate.eq(date))
-                        .add(transaction::Column::Id.lt(id)),
-                ),
+    let accounts: Vec<Uuid> = accounts.into_tuple().all(db).await?;
+    let mut rows = Vec::new();
+    for account_id in accounts {
+        let mut q =
+            transaction::Entity::find().filter(transaction::Column::AccountId.eq(account_id));
+        if !filter.kinds.is_empty() {
+            q = q.filter(transaction::Column::Kind.is_in(filter.kinds.clone()));
+        }
+        if let Some(asset) = filter.asset_id {
+            q = q.filter(transaction::Column::AssetId.eq(asset));
+        }
+        if let Some(source) = &filter.source {
+            q = q.filter(transaction::Column::Source.eq(source.clone()));
+        }
+        if let Some(from) = filter.from {
+            q = q.filter(transaction::Column::TradeDate.gte(from));
+        }
+        if let Some(to) = filter.to {
+            q = q.filter(transaction::Column::TradeDate.lte(to));
+        }
+        if !filter.include_aliases {
+            q = q.filter(transaction::Column::AliasOf.is_null());
+        }
+        if let Some((date, id)) = after {
+            q = q.filter(
+                Condition::any()
+                    .add(transaction::Column::TradeDate.lt(date))
+                    .add(
+                        Condition::all()
+                            .add(transaction::Column::TradeDate.eq(date))
+                            .add(transaction::Column::Id.lt(id)),
+                    ),
+            );
+        }
+        rows.extend(
+            q.order_by_desc(transaction::Column::TradeDate)
+                .order_by_desc(transaction::Column::Id)
+                .limit(limit)
+                .all(db)
+                .await?,
         );
     }
-    q.order_by_desc(transaction::Column::TradeDate)
-        .order_by_desc(transaction::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await
+    rows.sort_unstable_by_key(|t| std::cmp::Reverse((t.trade_date, t.id)));
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(rows)
 }
 
 /// (id, asset, trade date, price) of a job's buys and sells that carry a price.
@@ -602,4 +680,22 @@ pub async fn has_other_sources(
         }
     }
     Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_dates_are_written_as_the_driver_writes_them() {
+        let mut d = NaiveDate::from_ymd_opt(1999, 12, 25).expect("date");
+        for _ in 0..400 {
+            assert_eq!(sqlite_date(d), d.format("%F").to_string());
+            d = d + chrono::Days::new(1);
+        }
+        for (y, m, day) in [(1, 1, 1), (9999, 12, 31), (10000, 1, 1), (-5, 3, 4)] {
+            let d = NaiveDate::from_ymd_opt(y, m, day).expect("date");
+            assert_eq!(sqlite_date(d), d.format("%F").to_string(), "{d:?}");
+        }
+    }
 }

@@ -38,7 +38,8 @@ pub struct ImportJobDto {
     pub max_attempts: i32,
     /// When a queued retry runs next.
     pub next_run_at: Option<DateTime<Utc>>,
-    /// 0 to 100.
+    /// 0 to 100: pages for a sync; share of the file read for a CSV upload (50 once an OFX
+    /// or Flex file is parsed, then per batch written); 100 once it ended.
     pub progress: i32,
     pub cursor_in: Option<String>,
     pub cursor_out: Option<String>,
@@ -59,11 +60,37 @@ pub struct ImportJobDto {
     pub duration_ms: Option<i64>,
     pub format: Option<String>,
     pub dry_run: bool,
+    /// Records read so far: live while a file import runs, `fetched` once it ended.
+    pub processed: i32,
+    /// The options an upload ran with, which a retry runs with again; null for syncs.
+    pub options: Option<ImportJobOptionsDto>,
+    /// Whether `POST /api/import-jobs/{id}/retry` would take the job back now: it ended, and
+    /// an upload did not succeed and still has its file kept (`jobs.upload_retention_days`).
+    pub retryable: bool,
+}
+
+/// The options of an upload (see `POST /api/accounts/{id}/import`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportJobOptionsDto {
+    /// The format the file was read as: csv, ofx or ibkr_flex (detected or given).
+    pub format: String,
+    /// reject or skip.
+    pub on_error: String,
+    pub ofx_account: Option<String>,
+    pub ibkr_account: Option<String>,
 }
 
 impl From<ImportJob> for ImportJobDto {
     fn from(j: ImportJob) -> Self {
         Self {
+            processed: j.processed,
+            options: j.options.map(|o| ImportJobOptionsDto {
+                format: o.format,
+                on_error: o.on_error.as_str().to_string(),
+                ofx_account: o.ofx_account,
+                ibkr_account: o.ibkr_account,
+            }),
+            retryable: j.retryable,
             attempt: j.attempt,
             max_attempts: j.max_attempts,
             next_run_at: j.next_run_at,
@@ -172,7 +199,9 @@ pub async fn get_import_job(
     Ok(web::Json(ctx.import_jobs().get(user.id, *id).await?.into()))
 }
 
-/// Queue a failed, partial or cancelled sync job again.
+/// Queue a finished job again with a fresh set of attempts. A sync resumes from its cursor; an
+/// upload that failed, was partial or was cancelled runs its kept file again, with the options
+/// it stored and the account's current CSV import profile (fix the profile, then retry).
 #[utoipa::path(
     tag = "import-jobs",
     security(("bearer" = [])),
@@ -183,7 +212,7 @@ pub async fn get_import_job(
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Read-only API token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Still active, a file import, or another job is active", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The job is still queued or running; an upload succeeded (nothing to retry); an upload's file is no longer kept (retention ended: upload it again); or another job of the account is active", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/import-jobs/{id}/retry")]
@@ -197,7 +226,8 @@ pub async fn retry_import_job(
     ))
 }
 
-/// Cancel a queued job, or ask a running one to stop after its current page.
+/// Cancel a queued job, or ask a running one to stop after its current page (a sync keeps
+/// what it committed; a file import rolls back everything and keeps its file for a retry).
 #[utoipa::path(
     tag = "import-jobs",
     security(("bearer" = [])),

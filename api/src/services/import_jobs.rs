@@ -16,7 +16,14 @@ pub struct ImportJobService<'a> {
 pub(crate) fn to_domain(m: tributary_entity::import_job::Model) -> ImportJob {
     let json = |s: &Option<String>| s.as_deref().and_then(|t| serde_json::from_str(t).ok());
     let list = |s: &Option<String>| json(s).unwrap_or_else(|| serde_json::Value::Array(Vec::new()));
+    let retryable = retry_refusal(&m, chrono::Utc::now()).is_none();
     ImportJob {
+        processed: m.processed,
+        options: m
+            .options
+            .as_deref()
+            .and_then(|o| serde_json::from_str(o).ok()),
+        retryable,
         attempt: m.attempt,
         max_attempts: m.max_attempts,
         next_run_at: m.next_run_at,
@@ -48,6 +55,25 @@ pub(crate) fn to_domain(m: tributary_entity::import_job::Model) -> ImportJob {
     }
 }
 
+/// Why `retry` would refuse the job now, or `None` when it would take it back (another
+/// active job of the account aside).
+fn retry_refusal(
+    job: &tributary_entity::import_job::Model,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<&'static str> {
+    match job.status.as_str() {
+        "queued" | "running" => Some("the job is still queued or running"),
+        "succeeded" if job.trigger == "upload" => {
+            Some("the upload succeeded, so its file is not kept: there is nothing to retry")
+        }
+        _ if job.trigger == "upload" && job.file_expires_at.is_none_or(|t| t <= now) => Some(
+            "the uploaded file is no longer kept (files of uploads that did not succeed are \
+             kept for jobs.upload_retention_days days): upload it again",
+        ),
+        _ => None,
+    }
+}
+
 impl ImportJob {
     /// Whether the job has reached a final status.
     #[must_use]
@@ -65,8 +91,16 @@ impl ImportJobService<'_> {
     pub async fn get(&self, user: UserId, id: Uuid) -> ServiceResult<ImportJob> {
         repo::import_jobs::find_owned(&self.ctx.db, user.0, id)
             .await?
-            .map(to_domain)
+            .map(|m| self.view(m))
             .ok_or(ServiceError::NotFound)
+    }
+
+    /// The job as its owner sees it: a file import running in this process shows its live
+    /// progress (its row cannot be written until it ends, see `services::progress`).
+    fn view(&self, m: tributary_entity::import_job::Model) -> ImportJob {
+        let mut job = to_domain(m);
+        self.ctx.live_jobs.overlay(&mut job);
+        job
     }
 
     /// The caller's jobs, newest first, filtered; an account filter must name their account.
@@ -118,7 +152,7 @@ impl ImportJobService<'_> {
         let items: Vec<ImportJob> = rows
             .into_iter()
             .take(limit as usize)
-            .map(to_domain)
+            .map(|m| self.view(m))
             .collect();
         let next_cursor = if has_more {
             items.last().map(|j| j.id.to_string())
@@ -128,26 +162,27 @@ impl ImportJobService<'_> {
         Ok(Page { items, next_cursor })
     }
 
-    /// Puts a finished sync job back in the queue (a fresh set of attempts).
+    /// Puts a finished job back in the queue (a fresh set of attempts). A file import runs
+    /// again from its kept file, with the options it stored and the account's current import
+    /// profile (`ImportService::run_claimed`).
     ///
     /// # Errors
     /// `NotFound` unless the caller owns the job; `Conflict` for a job that is still active,
-    /// a file import (the file is not kept), or an account with another active job.
+    /// an upload that succeeded or whose file is no longer kept, or an account with another
+    /// active job.
     pub async fn retry(&self, actor: &Actor, id: Uuid) -> ServiceResult<ImportJob> {
         let job = repo::import_jobs::find_owned(&self.ctx.db, actor.user_id.0, id)
             .await?
             .ok_or(ServiceError::NotFound)?;
-        if matches!(job.status.as_str(), "queued" | "running") {
-            return Err(ServiceError::Conflict(
-                "the job is still queued or running".into(),
-            ));
+        if let Some(why) = retry_refusal(&job, chrono::Utc::now()) {
+            return Err(ServiceError::Conflict(why.into()));
         }
-        if job.trigger == "upload" {
-            return Err(ServiceError::Conflict(
-                "a file import cannot be retried: upload the file again".into(),
-            ));
-        }
+        let upload = job.trigger == "upload";
         let mut m: tributary_entity::import_job::ActiveModel = job.into();
+        if upload {
+            m.progress = Set(0);
+            m.processed = Set(0);
+        }
         m.status = Set("queued".into());
         m.attempt = Set(0);
         m.next_run_at = Set(None);
@@ -177,7 +212,8 @@ impl ImportJobService<'_> {
     }
 
     /// Cancels a queued job at once, or asks a running one to stop after its current page
-    /// (what it committed stays).
+    /// (what a sync committed stays; a file import rolls back everything and keeps its file for
+    /// a retry).
     ///
     /// # Errors
     /// `NotFound` unless the caller owns the job; `Conflict` when it already ended.
@@ -192,7 +228,15 @@ impl ImportJobService<'_> {
                 m.finished_at = Set(Some(chrono::Utc::now()));
                 m.error = Set(Some("cancelled by the user".into()));
             }
-            "running" => m.cancel_requested = Set(true),
+            "running" => {
+                if self.ctx.live_jobs.request_cancel(id, actor) {
+                    // A file import running in this process: it sees the request before its
+                    // next batch and audits it when it ends. (On SQLite its transaction holds
+                    // the write lock, so neither the row nor the audit log can be written now.)
+                    return Ok(self.view(job));
+                }
+                m.cancel_requested = Set(true);
+            }
             _ => {
                 return Err(ServiceError::Conflict(format!(
                     "the job already ended ({})",

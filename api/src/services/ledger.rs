@@ -262,7 +262,8 @@ pub struct LedgerImport {
     /// Validates and fingerprints records written with `write` (file imports may prepare
     /// theirs on the parser's thread instead and call `write_prepared`).
     preparer: Preparer,
-    tombstoned_ids: HashSet<(String, String)>,
+    /// Source ids of this source's deleted records.
+    tombstoned_ids: HashSet<String>,
     tombstoned_fingerprints: HashSet<String>,
     matched_originals: HashSet<Uuid>,
     /// Whether the account has records from other sources at all: when it does not, there is
@@ -272,6 +273,10 @@ pub struct LedgerImport {
     /// Whether duplicates are likely (this source wrote to the account before, or a batch
     /// hit existing ids): then inserts first look up which ids exist.
     precheck: bool,
+    /// With [`LedgerImport::track_cash`]: the account's cash per currency (the sum of its
+    /// non-alias amounts), kept current as batches are inserted; `None` when not tracked, or
+    /// once a batch had duplicates (which of its rows went in is then not known here).
+    cash: Option<HashMap<String, Decimal>>,
 }
 
 impl LedgerImport {
@@ -297,14 +302,40 @@ impl LedgerImport {
             today: Utc::now().date_naive(),
             tombstoned_ids: tombs
                 .iter()
-                .map(|t| (t.source.clone(), t.source_id.clone()))
+                .filter(|t| t.source == source)
+                .map(|t| t.source_id.clone())
                 .collect(),
             tombstoned_fingerprints: tombs.into_iter().map(|t| t.fingerprint).collect(),
             preparer: Preparer::new(account_id),
             matched_originals: HashSet::new(),
             cross_source,
             precheck,
+            cash: None,
         })
+    }
+
+    /// Starts keeping the account's cash totals as rows are inserted, from one sum over the
+    /// rows it holds now (nothing to read for an empty account), so that deriving holdings
+    /// afterwards need not sum the whole ledger again: see [`LedgerImport::cash`].
+    ///
+    /// Only when this source has not written to the account before: otherwise duplicates
+    /// are likely, a batch with any would end the tracking anyway, and a re-import that
+    /// inserts nothing derives nothing (the sum would be wasted).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn track_cash(&mut self, db: &impl ConnectionTrait) -> ServiceResult<()> {
+        if !self.precheck {
+            self.cash = Some(cash_totals(db, self.account_id).await?);
+        }
+        Ok(())
+    }
+
+    /// The account's cash per currency after the batches written so far, when tracked and
+    /// known exactly (see [`LedgerImport::track_cash`]).
+    #[must_use]
+    pub fn cash(&self) -> Option<&HashMap<String, Decimal>> {
+        self.cash.as_ref()
     }
 
     /// Validates, fingerprints, dedups and (unless `dry_run`) inserts a batch inside `txn`.
@@ -335,6 +366,25 @@ impl LedgerImport {
         batch: Vec<Result<Prepared, RecordError>>,
         dry_run: bool,
     ) -> ServiceResult<BatchCounts> {
+        let staged = self.stage(txn, batch, dry_run).await?;
+        let done = self.inserter().insert(txn, staged).await?;
+        Ok(self.settle(done))
+    }
+
+    /// The first half of [`LedgerImport::write_prepared`]: validates, dedups and builds the
+    /// batch's rows (a dry run ends here, with its preview). Rows are inserted by an
+    /// [`Inserter`] and the outcome taken back with [`LedgerImport::settle`]; the next batch
+    /// may be staged while this one is inserted (the per-row work yields now and then, so an
+    /// insert polled beside it keeps the database busy).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn stage(
+        &mut self,
+        txn: &impl ConnectionTrait,
+        batch: Vec<Result<Prepared, RecordError>>,
+        dry_run: bool,
+    ) -> ServiceResult<Staged> {
         let mut counts = BatchCounts {
             fetched: batch.len() as i64,
             ..Default::default()
@@ -350,7 +400,7 @@ impl LedgerImport {
             }
         }
         if prepared.is_empty() {
-            return Ok(counts);
+            return Ok(Staged::done(counts));
         }
 
         let refs: Vec<&AssetRef> = prepared
@@ -430,11 +480,15 @@ impl LedgerImport {
 
         let now = Utc::now();
         let mut rows = Vec::with_capacity(prepared.len());
-        for p in prepared {
+        // What the batch adds to the account's cash, should every row go in (aliases stand
+        // for rows already counted).
+        let mut cash_added: HashMap<String, Decimal> = HashMap::new();
+        for (i, p) in prepared.into_iter().enumerate() {
+            if i % YIELD_EVERY == YIELD_EVERY - 1 {
+                tokio::task::yield_now().await;
+            }
             let r = &p.record;
-            let tombstoned = self
-                .tombstoned_ids
-                .contains(&(self.source.clone(), p.source_id.clone()))
+            let tombstoned = self.tombstoned_ids.contains(&p.source_id)
                 || self.tombstoned_fingerprints.contains(&p.fingerprint);
             let mut outcome = "new";
             let mut alias_of = None;
@@ -442,7 +496,7 @@ impl LedgerImport {
             if tombstoned {
                 counts.deleted_before += 1;
                 outcome = "deleted";
-            } else {
+            } else if !candidates.is_empty() {
                 let asset_key = r
                     .asset
                     .as_ref()
@@ -491,6 +545,13 @@ impl LedgerImport {
             };
             if alias_of.is_some() {
                 counts.aliased += 1;
+            } else if self.cash.is_some() {
+                match cash_added.get_mut(&r.currency) {
+                    Some(total) => *total += r.amount,
+                    None => {
+                        cash_added.insert(r.currency.clone(), r.amount);
+                    }
+                }
             }
             rows.push(repo::transactions::NewTransaction {
                 // Assigned below, once the rows are in insertion order.
@@ -536,7 +597,7 @@ impl LedgerImport {
                 .filter(|p| p.outcome == "duplicate")
                 .count() as i64;
             counts.inserted = 0;
-            return Ok(counts);
+            return Ok(Staged::done(counts));
         }
         // Rows go in trade-date order (stable, so a day keeps the file's order) with ids minted
         // in that order: every date-keyed index, and the id index, then grows at a few points
@@ -546,28 +607,156 @@ impl LedgerImport {
         for r in &mut rows {
             r.id = Uuid::now_v7();
         }
-        let attempted = rows.len() as i64;
-        let inserted = repo::transactions::insert_new(
-            txn,
-            self.account_id,
-            &self.source,
-            self.job_id,
-            now,
-            self.precheck,
+        Ok(Staged {
             rows,
-        )
-        .await? as i64;
+            counts,
+            cash_added,
+            now,
+        })
+    }
+
+    /// What inserting a staged batch needs of this import (owned, so that it may run while
+    /// the next batch is staged).
+    #[must_use]
+    pub fn inserter(&self) -> Inserter {
+        Inserter {
+            account_id: self.account_id,
+            source: self.source.clone(),
+            job_id: self.job_id,
+            precheck: self.precheck,
+        }
+    }
+
+    /// Takes an inserted batch's outcome into this import: its counts, and what it tells
+    /// about the next batches (duplicates are likely once one hit existing ids; the cash
+    /// total is kept only while every row goes in).
+    pub fn settle(&mut self, done: Inserted) -> BatchCounts {
+        let Inserted {
+            mut counts,
+            cash_added,
+            attempted,
+            inserted,
+        } = done;
         if inserted < attempted {
             self.precheck = true;
+            self.cash = None;
+        } else if let Some(cash) = &mut self.cash {
+            for (currency, amount) in cash_added {
+                *cash.entry(currency).or_default() += amount;
+            }
         }
         counts.inserted = inserted;
-        counts.duplicates = attempted - inserted;
+        counts.duplicates += attempted - inserted;
         // Aliases that collided with an existing row were duplicates, not new aliases.
-        if counts.duplicates > 0 {
+        if attempted > inserted {
             counts.aliased = counts.aliased.min(inserted);
         }
-        Ok(counts)
+        counts
     }
+}
+
+/// Per-row work between two yields of [`LedgerImport::stage`]: about a millisecond.
+const YIELD_EVERY: usize = 1_000;
+
+/// A batch deduplicated and ready to insert (see [`LedgerImport::stage`]).
+pub struct Staged {
+    rows: Vec<repo::transactions::NewTransaction>,
+    counts: BatchCounts,
+    cash_added: HashMap<String, Decimal>,
+    now: chrono::DateTime<Utc>,
+}
+
+impl Staged {
+    /// A batch with nothing to insert.
+    fn done(counts: BatchCounts) -> Self {
+        Self {
+            rows: Vec::new(),
+            counts,
+            cash_added: HashMap::new(),
+            now: Utc::now(),
+        }
+    }
+
+    /// Records that failed validation in this batch.
+    #[must_use]
+    pub fn failed(&self) -> i64 {
+        self.counts.failed
+    }
+
+    /// The batch's counts, without inserting it (a file about to be rejected).
+    #[must_use]
+    pub fn into_counts(self) -> BatchCounts {
+        self.counts
+    }
+}
+
+/// Inserts staged batches (see [`LedgerImport::inserter`]).
+pub struct Inserter {
+    account_id: Uuid,
+    source: String,
+    job_id: Option<Uuid>,
+    precheck: bool,
+}
+
+/// A staged batch after its insert, for [`LedgerImport::settle`].
+pub struct Inserted {
+    counts: BatchCounts,
+    cash_added: HashMap<String, Decimal>,
+    attempted: i64,
+    inserted: i64,
+}
+
+impl Inserter {
+    /// Inserts a staged batch inside `txn`, skipping ids the account already has.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn insert(
+        self,
+        txn: &impl ConnectionTrait,
+        staged: Staged,
+    ) -> ServiceResult<Inserted> {
+        let Staged {
+            rows,
+            counts,
+            cash_added,
+            now,
+        } = staged;
+        let attempted = rows.len() as i64;
+        let inserted = if rows.is_empty() {
+            0
+        } else {
+            repo::transactions::insert_new(
+                txn,
+                self.account_id,
+                &self.source,
+                self.job_id,
+                now,
+                self.precheck,
+                rows,
+            )
+            .await? as i64
+        };
+        Ok(Inserted {
+            counts,
+            cash_added,
+            attempted,
+            inserted,
+        })
+    }
+}
+
+/// An account's cash per currency: the sum of its non-alias amounts. Cash is
+/// order-independent, so it is summed per distinct amount, exactly.
+async fn cash_totals(
+    db: &impl ConnectionTrait,
+    account_id: Uuid,
+) -> ServiceResult<HashMap<String, Decimal>> {
+    let mut cash: HashMap<String, Decimal> = HashMap::new();
+    for (currency, amount, n) in repo::transactions::cash_totals(db, account_id).await? {
+        *cash.entry(currency).or_default() += dec_from_db(&amount)? * Decimal::from(n);
+    }
+    Ok(cash)
 }
 
 /// Positions derived from an account's transactions (those with an asset, in date order):
@@ -580,6 +769,19 @@ pub async fn derive_holdings(
     db: &impl ConnectionTrait,
     account_id: Uuid,
 ) -> ServiceResult<Vec<DerivedHolding>> {
+    derive_holdings_with_cash(db, account_id, None).await
+}
+
+/// [`derive_holdings`], with the account's cash per currency already known (as an import
+/// that tracked it knows it: [`LedgerImport::cash`]) instead of summed from the ledger.
+///
+/// # Errors
+/// Database errors.
+pub async fn derive_holdings_with_cash(
+    db: &impl ConnectionTrait,
+    account_id: Uuid,
+    known_cash: Option<&HashMap<String, Decimal>>,
+) -> ServiceResult<Vec<DerivedHolding>> {
     #[derive(Default)]
     struct Position {
         quantity: Decimal,
@@ -588,7 +790,6 @@ pub async fn derive_holdings(
         last_date: Option<NaiveDate>,
     }
     let mut positions: HashMap<Uuid, Position> = HashMap::new();
-    let mut cash: HashMap<String, Decimal> = HashMap::new();
     let mut after = None;
     loop {
         let rows = repo::transactions::ledger_rows_page(db, account_id, after, 20_000).await?;
@@ -607,10 +808,10 @@ pub async fn derive_holdings(
             }
         }
     }
-    // Cash is order-independent: summed per distinct amount, exactly.
-    for (currency, amount, n) in repo::transactions::cash_totals(db, account_id).await? {
-        *cash.entry(currency).or_default() += dec_from_db(&amount)? * Decimal::from(n);
-    }
+    let cash = match known_cash {
+        Some(c) => c.clone(),
+        None => cash_totals(db, account_id).await?,
+    };
     let asset_rows = repo::assets::by_ids(db, positions.keys().copied().collect()).await?;
     let mut out = Vec::new();
     for (asset_id, p) in positions {

@@ -12,6 +12,7 @@ pub mod integrations;
 pub mod keys;
 pub mod ledger;
 pub mod market;
+pub mod progress;
 pub mod tokens;
 pub mod transactions;
 pub mod users;
@@ -41,6 +42,8 @@ pub struct AppContext {
     pub market: Arc<tributary_connectors::market::MarketData>,
     /// Operator settings account connectors are bound by (base URLs, host allowlists).
     pub connectors: tributary_connectors::registry::ConnectorEnv,
+    /// Live progress (and cancel requests) of the file imports running in this process.
+    pub live_jobs: progress::LiveJobs,
 }
 
 impl AppContext {
@@ -89,6 +92,7 @@ impl AppContext {
         Self {
             read_cache: cache::ReadCache::new(cache_on),
             connectors: settings.providers.connector_env(),
+            live_jobs: progress::LiveJobs::default(),
             node_id: format!(
                 "node-{}-{}",
                 std::process::id(),

@@ -86,3 +86,63 @@ async fn unknown_routes_get_a_problem_document() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_new_sqlite_database_has_16k_pages_and_its_log_is_checkpointed_in_the_background() {
+    use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+    let app = spawn_app().await;
+    let Some(path) = app.sqlite_path.clone() else {
+        return; // PostgreSQL: nothing of this applies.
+    };
+    let pragma = |name: &str| {
+        let db = app.ctx.db.clone();
+        let sql = format!("PRAGMA {name}");
+        async move {
+            let row = db
+                .query_one_raw(Statement::from_string(DatabaseBackend::Sqlite, sql))
+                .await
+                .expect("pragma")
+                .expect("a row");
+            row.try_get_by_index::<i64>(0).expect("an integer")
+        }
+    };
+    assert_eq!(pragma("page_size").await, 16_384);
+    // No request's commit checkpoints: the server's background task does.
+    assert_eq!(pragma("wal_autocheckpoint").await, 0);
+    let before = std::fs::metadata(&path).expect("the database file").len();
+    // Grow the database by a few hundred KiB: new pages that live in the log until a checkpoint.
+    let user = TestUser::register(&app).await;
+    let t = user.token();
+    let account = app.create_account(t, "Checking").await;
+    let r = app
+        .put(
+            &format!("/api/accounts/{account}/import-profile"),
+            t,
+            serde_json::json!({"columns": {"date": "Date", "amount": "Amount",
+                                           "currency": "Currency", "id": "Reference"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let csv: String = std::iter::once("Date,Amount,Currency,Reference\n".to_string())
+        .chain(
+            (0..3_000).map(|i| format!("2024-01-{:02},1.{:02},USD,R-{i}\n", 1 + i % 28, i % 100)),
+        )
+        .collect();
+    let (status, job) = app.upload(t, &account, "", "a.csv", csv.into_bytes()).await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    let pages = u64::try_from(pragma("page_count").await).expect("pages");
+    assert!(
+        pages * 16_384 > before,
+        "the database grew: {pages} pages, {before} bytes"
+    );
+    // Checkpointed, the database file holds every page: wait (a second or two) for that.
+    let mut size = 0;
+    for _ in 0..100 {
+        size = std::fs::metadata(&path).expect("the database file").len();
+        if size >= pages * 16_384 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("not checkpointed within 10 s: {size} bytes in the file, {pages} pages of 16 KiB");
+}

@@ -324,3 +324,197 @@ async fn a_csv_out_of_date_order_lists_like_the_file_and_reimports_as_duplicates
     assert_eq!(again["inserted"], 0, "{again}");
     assert_eq!(again["duplicates"], 6, "{again}");
 }
+
+/// The account's cash holdings as `(asset_id, quantity)` strings, exactly as served.
+async fn cash(app: &TestApp, token: &str, account: &str) -> Vec<(String, String)> {
+    let r = app
+        .get(&format!("/api/accounts/{account}/holdings"), token)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let mut out: Vec<(String, String)> = r
+        .body
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter(|h| h["asset"]["class"] == "cash")
+        .map(|h| {
+            (
+                h["asset"]["asset_id"].as_str().expect("id").to_string(),
+                h["quantity"]
+                    .as_str()
+                    .expect("a decimal string")
+                    .to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn cash_after_csv_imports_adds_up_exactly_with_aliases_and_duplicates() {
+    let app = spawn_app().await;
+    let user = TestUser::register(&app).await;
+    let t = user.token();
+    let account = app.create_account(t, "Checking").await;
+    let r = app
+        .put(
+            &format!("/api/accounts/{account}/import-profile"),
+            t,
+            json!({"columns": {"date": "Date", "amount": "Amount", "currency": "Currency",
+                               "description": "Description", "id": "Reference"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // Cash the account held before any file: a manual deposit.
+    let r = app
+        .post(
+            &format!("/api/accounts/{account}/transactions"),
+            t,
+            json!({"type": "deposit", "trade_date": "2024-03-01", "amount": "100.10",
+                   "currency": "USD"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+
+    // New rows only: the import keeps the cash total as it writes. The 100.10 deposit of
+    // 2024-03-02 is the manual one seen by the bank (an alias), so it adds nothing.
+    let first = b"Date,Description,Amount,Currency,Reference\n\
+2024-03-02,Salary,100.10,USD,B-1\n\
+2024-03-05,Rent,-0.30,USD,B-2\n\
+2024-03-04,Card,0.20,USD,B-3\n\
+2024-03-06,Transfer,5.55,EUR,B-4\n"
+        .to_vec();
+    let (status, job) = app.upload(t, &account, "", "a.csv", first).await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    assert_eq!(job["inserted"], 4, "{job}");
+    assert_eq!(
+        cash(&app, t, &account).await,
+        vec![
+            ("CASH:EUR".to_string(), "5.55".to_string()),
+            ("CASH:USD".to_string(), "100.00".to_string()),
+        ],
+        "100.10 - 0.30 + 0.20, the aliased salary not counted twice"
+    );
+
+    // A statement overlapping the last one: duplicates and one new row.
+    let second = b"Date,Description,Amount,Currency,Reference\n\
+2024-03-05,Rent,-0.30,USD,B-2\n\
+2024-03-07,Interest,0.01,USD,B-5\n"
+        .to_vec();
+    let (status, job) = app.upload(t, &account, "", "b.csv", second).await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    assert_eq!(
+        (job["inserted"].as_i64(), job["duplicates"].as_i64()),
+        (Some(1), Some(1)),
+        "{job}"
+    );
+    assert_eq!(
+        cash(&app, t, &account).await,
+        vec![
+            ("CASH:EUR".to_string(), "5.55".to_string()),
+            ("CASH:USD".to_string(), "100.01".to_string()),
+        ]
+    );
+}
+
+/// A CSV of `rows` deposits of 0.01 to 0.99 USD, dated over a year, ids `R-0`… (plus `extra`
+/// lines as they are).
+fn many_rows(rows: usize, extra: &str) -> Vec<u8> {
+    let mut csv = String::from("Date,Description,Amount,Currency,Reference\n");
+    for i in 0..rows {
+        let day = 1 + i % 28;
+        let month = 1 + (i / 28) % 12;
+        let cents = 1 + i % 99;
+        csv.push_str(&format!(
+            "2024-{month:02}-{day:02},Payment {i},0.{cents:02},USD,R-{i}\n"
+        ));
+    }
+    csv.push_str(extra);
+    csv.into_bytes()
+}
+
+#[tokio::test]
+async fn a_file_of_several_batches_imports_every_row_once_and_sums_its_cash_exactly() {
+    let app = spawn_app().await;
+    let user = TestUser::register(&app).await;
+    let t = user.token();
+    let account = app.create_account(t, "Checking").await;
+    let r = app
+        .put(
+            &format!("/api/accounts/{account}/import-profile"),
+            t,
+            json!({"columns": {"date": "Date", "amount": "Amount", "currency": "Currency",
+                               "description": "Description", "id": "Reference"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // Three batches of 20,000; a bad row in the second rejects the whole file.
+    let rows = 45_000;
+    let bad = many_rows(rows, "2024-02-30,bad,1.00,USD,X-1\n");
+    let mut lines: Vec<&[u8]> = bad.split(|b| *b == b'\n').collect();
+    let bad_line = lines.len() - 2;
+    lines.swap(25_000, bad_line);
+    let bad = lines.join(&b'\n');
+    let (status, body) = app.upload(t, &account, "", "bad.csv", bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        count(&app, t, &account).await,
+        0,
+        "nothing written on reject"
+    );
+
+    // The last batch repeats ids of the first: written once, counted as duplicates.
+    let repeats: String = (0..10)
+        .map(|i| {
+            let cents = 1 + i % 99;
+            format!(
+                "2024-01-{:02},Payment {i},0.{cents:02},USD,R-{i}\n",
+                1 + i % 28
+            )
+        })
+        .collect();
+    let (status, job) = app
+        .upload(t, &account, "", "many.csv", many_rows(rows, &repeats))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    assert_eq!(job["fetched"], rows + 10, "{job}");
+    assert_eq!(job["inserted"], rows, "{job}");
+    assert_eq!(job["duplicates"], 10, "{job}");
+    assert_eq!(job["processed"], rows + 10, "{job}");
+    // 45,000 deposits cycling through 0.01..=0.99: 454 full cycles and 54 more.
+    let cycle: u64 = (1..=99).sum();
+    let expected = 454 * cycle + (1..=54).sum::<u64>();
+    assert_eq!(
+        cash(&app, t, &account).await,
+        vec![(
+            "CASH:USD".to_string(),
+            format!("{}.{:02}", expected / 100, expected % 100)
+        )]
+    );
+    // Newest first across batches, the cursor walking the same order as the file's dates.
+    let r = app
+        .get(
+            &format!("/api/transactions?account_id={account}&limit=3"),
+            t,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let dates: Vec<&str> = r.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|x| x["trade_date"].as_str().expect("date"))
+        .collect();
+    assert_eq!(dates, vec!["2024-12-28"; 3]);
+
+    let (status, job) = app
+        .upload(t, &account, "", "many.csv", many_rows(rows, &repeats))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    assert_eq!(
+        (job["inserted"].as_i64(), job["duplicates"].as_i64()),
+        (Some(0), Some(rows as i64 + 10)),
+        "{job}"
+    );
+}

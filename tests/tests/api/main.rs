@@ -18,6 +18,7 @@ mod ibkr_gateway_client;
 mod ibkr_sync;
 mod ibkr_tws_client;
 mod imports;
+mod imports_retry;
 mod integrations;
 mod journey;
 mod market_mocks;
