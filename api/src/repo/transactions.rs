@@ -63,17 +63,14 @@ const ROWS_PER_STATEMENT: usize = 500;
 ///
 /// This is the bulk path of every import, so it skips the ORM's per-row model building and
 /// inserts with one multi-row statement per chunk; `ON CONFLICT DO NOTHING` skips the
-/// existing ids. With `precheck` (set by callers when duplicates are likely: the source has
-/// written to this account before, or an earlier chunk hit existing ids) it first asks which
-/// of a chunk's ids exist, one bound value per row, so a re-import of a large file does not
-/// ship every duplicate row's twenty values to the database.
+/// existing ids. (Callers expecting duplicates ask [`existing_source_ids`] first, so that a
+/// re-import of a large file does not ship every duplicate row to the database.)
 pub async fn insert_new(
     db: &impl ConnectionTrait,
     account_id: Uuid,
     source: &str,
     import_job_id: Option<Uuid>,
     created_at: chrono::DateTime<chrono::Utc>,
-    precheck: bool,
     rows: Vec<NewTransaction>,
 ) -> Result<u64, DbErr> {
     let shared = Shared {
@@ -82,38 +79,17 @@ pub async fn insert_new(
         import_job_id,
         created_at,
     };
+    let backend = db.get_database_backend();
     let mut rows = rows.into_iter().peekable();
-    // Builds the next chunk's statement (after asking which of its ids exist, with `precheck`);
-    // `None` once the rows are used up.
+    // Builds the next chunk's statement; `None` once the rows are used up.
     let mut next = || {
         let chunk: Vec<NewTransaction> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
         let shared = &shared;
         async move {
             if chunk.is_empty() {
-                return Ok(None);
+                return Ok::<_, DbErr>(None);
             }
-            let fresh: Vec<NewTransaction> = if precheck {
-                let existing: std::collections::HashSet<String> = existing_source_ids(
-                    db,
-                    account_id,
-                    source,
-                    chunk.iter().map(|r| r.source_id.clone()).collect(),
-                )
-                .await?
-                .into_iter()
-                .collect();
-                chunk
-                    .into_iter()
-                    .filter(|r| !existing.contains(&r.source_id))
-                    .collect()
-            } else {
-                chunk
-            };
-            Ok::<_, DbErr>(Some(insert_statement(
-                db.get_database_backend(),
-                shared,
-                fresh,
-            )))
+            Ok(Some(insert_statement(backend, shared, chunk)))
         }
     };
     let mut inserted = 0;
@@ -282,14 +258,29 @@ pub async fn list_for_account(
     after: Option<(NaiveDate, Uuid)>,
     limit: u64,
 ) -> Result<Vec<transaction::Model>, DbErr> {
-    let mut q = transaction::Entity::find().filter(transaction::Column::AccountId.eq(account_id));
-    if !filter.kinds.is_empty() {
-        q = q.filter(transaction::Column::Kind.is_in(filter.kinds.clone()));
+    let q = transaction::Entity::find().filter(transaction::Column::AccountId.eq(account_id));
+    newest_first(q, &filter.kinds, filter.from, filter.to, after, limit)
+        .all(db)
+        .await
+}
+
+/// A page of `q`'s entries of these kinds (all when empty) in the date range, newest trade
+/// date first, after the `(date, id)` cursor.
+fn newest_first(
+    mut q: sea_orm::Select<transaction::Entity>,
+    kinds: &[String],
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    after: Option<(NaiveDate, Uuid)>,
+    limit: u64,
+) -> sea_orm::Select<transaction::Entity> {
+    if !kinds.is_empty() {
+        q = q.filter(transaction::Column::Kind.is_in(kinds.to_vec()));
     }
-    if let Some(from) = filter.from {
+    if let Some(from) = from {
         q = q.filter(transaction::Column::TradeDate.gte(from));
     }
-    if let Some(to) = filter.to {
+    if let Some(to) = to {
         q = q.filter(transaction::Column::TradeDate.lte(to));
     }
     if let Some((date, id)) = after {
@@ -306,8 +297,6 @@ pub async fn list_for_account(
     q.order_by_desc(transaction::Column::TradeDate)
         .order_by_desc(transaction::Column::Id)
         .limit(limit)
-        .all(db)
-        .await
 }
 
 /// Rows of an account from other sources in a trade-date window, for cross-source matching.
@@ -568,39 +557,17 @@ pub async fn list_owned(
     for account_id in accounts {
         let mut q =
             transaction::Entity::find().filter(transaction::Column::AccountId.eq(account_id));
-        if !filter.kinds.is_empty() {
-            q = q.filter(transaction::Column::Kind.is_in(filter.kinds.clone()));
-        }
         if let Some(asset) = filter.asset_id {
             q = q.filter(transaction::Column::AssetId.eq(asset));
         }
         if let Some(source) = &filter.source {
             q = q.filter(transaction::Column::Source.eq(source.clone()));
         }
-        if let Some(from) = filter.from {
-            q = q.filter(transaction::Column::TradeDate.gte(from));
-        }
-        if let Some(to) = filter.to {
-            q = q.filter(transaction::Column::TradeDate.lte(to));
-        }
         if !filter.include_aliases {
             q = q.filter(transaction::Column::AliasOf.is_null());
         }
-        if let Some((date, id)) = after {
-            q = q.filter(
-                Condition::any()
-                    .add(transaction::Column::TradeDate.lt(date))
-                    .add(
-                        Condition::all()
-                            .add(transaction::Column::TradeDate.eq(date))
-                            .add(transaction::Column::Id.lt(id)),
-                    ),
-            );
-        }
         rows.extend(
-            q.order_by_desc(transaction::Column::TradeDate)
-                .order_by_desc(transaction::Column::Id)
-                .limit(limit)
+            newest_first(q, &filter.kinds, filter.from, filter.to, after, limit)
                 .all(db)
                 .await?,
         );

@@ -656,9 +656,11 @@ impl ImportService<'_> {
                 // The parser's thread also validates and fingerprints, so that work runs
                 // beside the database writes rather than between them.
                 // Each batch goes with the bytes read when it was complete (for progress).
+                // One batch waits here: with one being parsed, one staged and one being
+                // inserted, that keeps every stage busy, and memory at four batches.
                 let (tx, mut rx) = tokio::sync::mpsc::channel::<
                     Result<(Vec<Result<Prepared, RecordError>>, u64), files::FileError>,
-                >(2);
+                >(1);
                 let path = path.to_path_buf();
                 let mut preparer = Preparer::new(row.id);
                 let read = Arc::new(AtomicU64::new(0));

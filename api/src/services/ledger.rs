@@ -399,6 +399,29 @@ impl LedgerImport {
                 }
             }
         }
+        // Once duplicates are likely (this source wrote to the account before, or a batch
+        // hit existing ids), the ids that exist are looked up first, one bound value per
+        // record, and those records go no further: a re-import builds no rows and ships
+        // nothing to insert, and a duplicate cannot take a cross-source match from a new
+        // record. (Two records of one file with the same id in batches staged side by side
+        // are still caught by the insert, which skips existing ids.)
+        if self.precheck && !dry_run && !prepared.is_empty() {
+            let existing: HashSet<String> = repo::transactions::existing_source_ids(
+                txn,
+                self.account_id,
+                &self.source,
+                prepared.iter().map(|p| p.source_id.clone()).collect(),
+            )
+            .await?
+            .into_iter()
+            .collect();
+            if !existing.is_empty() {
+                let before = prepared.len();
+                prepared.retain(|p| !existing.contains(&p.source_id));
+                counts.duplicates += (before - prepared.len()) as i64;
+                self.cash = None;
+            }
+        }
         if prepared.is_empty() {
             return Ok(Staged::done(counts));
         }
@@ -623,7 +646,6 @@ impl LedgerImport {
             account_id: self.account_id,
             source: self.source.clone(),
             job_id: self.job_id,
-            precheck: self.precheck,
         }
     }
 
@@ -695,7 +717,6 @@ pub struct Inserter {
     account_id: Uuid,
     source: String,
     job_id: Option<Uuid>,
-    precheck: bool,
 }
 
 /// A staged batch after its insert, for [`LedgerImport::settle`].
@@ -732,7 +753,6 @@ impl Inserter {
                 &self.source,
                 self.job_id,
                 now,
-                self.precheck,
                 rows,
             )
             .await? as i64

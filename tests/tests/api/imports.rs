@@ -325,6 +325,21 @@ async fn a_csv_out_of_date_order_lists_like_the_file_and_reimports_as_duplicates
     assert_eq!(again["duplicates"], 6, "{again}");
 }
 
+/// A new account whose CSV profile reads `Date,Description,Amount,Currency,Reference`.
+async fn bank_account(app: &TestApp, token: &str) -> String {
+    let account = app.create_account(token, "Checking").await;
+    let r = app
+        .put(
+            &format!("/api/accounts/{account}/import-profile"),
+            token,
+            json!({"columns": {"date": "Date", "amount": "Amount", "currency": "Currency",
+                               "description": "Description", "id": "Reference"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    account
+}
+
 /// The account's cash holdings as `(asset_id, quantity)` strings, exactly as served.
 async fn cash(app: &TestApp, token: &str, account: &str) -> Vec<(String, String)> {
     let r = app
@@ -356,16 +371,7 @@ async fn cash_after_csv_imports_adds_up_exactly_with_aliases_and_duplicates() {
     let app = spawn_app().await;
     let user = TestUser::register(&app).await;
     let t = user.token();
-    let account = app.create_account(t, "Checking").await;
-    let r = app
-        .put(
-            &format!("/api/accounts/{account}/import-profile"),
-            t,
-            json!({"columns": {"date": "Date", "amount": "Amount", "currency": "Currency",
-                               "description": "Description", "id": "Reference"}}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let account = bank_account(&app, t).await;
     // Cash the account held before any file: a manual deposit.
     let r = app
         .post(
@@ -439,16 +445,7 @@ async fn a_file_of_several_batches_imports_every_row_once_and_sums_its_cash_exac
     let app = spawn_app().await;
     let user = TestUser::register(&app).await;
     let t = user.token();
-    let account = app.create_account(t, "Checking").await;
-    let r = app
-        .put(
-            &format!("/api/accounts/{account}/import-profile"),
-            t,
-            json!({"columns": {"date": "Date", "amount": "Amount", "currency": "Currency",
-                               "description": "Description", "id": "Reference"}}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let account = bank_account(&app, t).await;
     // Three batches of 20,000; a bad row in the second rejects the whole file.
     let rows = 45_000;
     let bad = many_rows(rows, "2024-02-30,bad,1.00,USD,X-1\n");

@@ -85,6 +85,16 @@ fn id_of(job: &Value) -> String {
     job["id"].as_str().expect("job id").to_string()
 }
 
+/// A `409` whose detail says `why`.
+fn assert_refused(r: &tributary_tests::TestResponse, why: &str) {
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert!(
+        r.body["detail"].as_str().unwrap_or_default().contains(why),
+        "{}",
+        r.text
+    );
+}
+
 async fn retry(app: &TestApp, token: &str, id: &str) -> tributary_tests::TestResponse {
     app.post_empty(&format!("/api/import-jobs/{id}/retry"), token)
         .await
@@ -144,15 +154,7 @@ async fn a_rejected_upload_runs_again_after_the_profile_is_fixed_and_inserts_eac
 
     // A second retry is refused: nothing can be imported twice.
     let r = retry(&app, t, &id).await;
-    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
-    assert!(
-        r.body["detail"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("succeeded"),
-        "{}",
-        r.text
-    );
+    assert_refused(&r, "succeeded");
     assert_eq!(tx_rows(&app, &account).await, 3);
     assert_eq!(duplicate_row_groups(&app).await, 0);
 
@@ -254,15 +256,7 @@ async fn with_no_retention_a_failed_upload_keeps_no_file_and_cannot_be_retried()
     );
     assert_eq!(kept_chunks(&app, &id).await, 0);
     let r = retry(&app, t, &id).await;
-    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
-    assert!(
-        r.body["detail"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("no longer kept"),
-        "{}",
-        r.text
-    );
+    assert_refused(&r, "no longer kept");
 }
 
 #[tokio::test]
@@ -291,15 +285,7 @@ async fn the_scheduler_purges_kept_files_once_their_retention_ends_and_the_retry
     assert_eq!(after["retryable"], false, "{after}");
     assert_eq!(after["status"], "failed", "the job itself stays: {after}");
     let r = retry(&app, t, &id).await;
-    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
-    assert!(
-        r.body["detail"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("no longer kept"),
-        "{}",
-        r.text
-    );
+    assert_refused(&r, "no longer kept");
 }
 
 #[tokio::test]

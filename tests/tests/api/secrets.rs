@@ -175,7 +175,6 @@ async fn decimals_round_trip_exactly_through_the_database() {
             "test",
             None,
             chrono::Utc::now(),
-            false,
             rows
         )
         .await
