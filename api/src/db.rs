@@ -80,11 +80,14 @@ pub fn spawn_checkpointer(settings: &Settings) -> Option<tokio::task::JoinHandle
     }
     let settings = settings.clone();
     Some(tokio::spawn(async move {
-        let db = match open(&settings, 1).await {
-            Ok(db) => db,
-            Err(e) => {
-                tracing::error!(error = %e, "the SQLite checkpointer cannot open the database");
-                return;
+        // Without this connection the log would only grow: keep trying.
+        let db = loop {
+            match open(&settings, 1).await {
+                Ok(db) => break db,
+                Err(e) => {
+                    tracing::error!(error = %e, "the SQLite checkpointer cannot open the database");
+                    tokio::time::sleep(CHECKPOINT_EVERY).await;
+                }
             }
         };
         let statement = sea_orm::Statement::from_string(
