@@ -228,17 +228,22 @@ pub async fn renew(
     lease: chrono::Duration,
 ) -> Result<bool, DbErr> {
     use sea_orm::sea_query::Expr;
-    let res = import_job::Entity::update_many()
+    let res = running_held_by(id, owner)
         .col_expr(
             import_job::Column::LeaseExpiresAt,
             Expr::value(Utc::now() + lease),
         )
-        .filter(import_job::Column::Id.eq(id))
-        .filter(import_job::Column::LeaseOwner.eq(owner))
-        .filter(import_job::Column::Status.eq("running"))
         .exec(db)
         .await?;
     Ok(res.rows_affected == 1)
+}
+
+/// An update of job `id` that applies only while it runs under `owner`'s lease.
+fn running_held_by(id: Uuid, owner: &str) -> sea_orm::UpdateMany<import_job::Entity> {
+    import_job::Entity::update_many()
+        .filter(import_job::Column::Id.eq(id))
+        .filter(import_job::Column::LeaseOwner.eq(owner))
+        .filter(import_job::Column::Status.eq("running"))
 }
 
 /// Saves a job row held by `owner` (progress, counts, final state). False when the lease was
@@ -273,12 +278,9 @@ pub async fn save_progress(
     processed: i32,
 ) -> Result<bool, DbErr> {
     use sea_orm::sea_query::Expr;
-    let res = import_job::Entity::update_many()
+    let res = running_held_by(id, owner)
         .col_expr(import_job::Column::Progress, Expr::value(progress))
         .col_expr(import_job::Column::Processed, Expr::value(processed))
-        .filter(import_job::Column::Id.eq(id))
-        .filter(import_job::Column::LeaseOwner.eq(owner))
-        .filter(import_job::Column::Status.eq("running"))
         .exec(db)
         .await?;
     Ok(res.rows_affected == 1)

@@ -296,6 +296,12 @@ fn cases(plain: &str, demo: &str) -> Vec<Case> {
             .raw("multipart/form-data; boundary=x", "--x--\r\n")
             .invalid("format"),
         Case::new("token id not a UUID", M::DELETE, "/api/tokens/abc").malformed("id"),
+        Case::new("import job id not a UUID on retry", M::POST, "/api/import-jobs/nope/retry")
+            .malformed("id"),
+        Case::new("import job id not a UUID on cancel", M::POST, "/api/import-jobs/1/cancel")
+            .malformed("id"),
+        Case::new("import job status unknown", M::GET, "/api/import-jobs?status=done")
+            .invalid("status"),
         // Query strings.
         Case::new("limit=abc", M::GET, "/api/accounts?limit=abc").malformed("limit"),
         Case::new("limit=-1", M::GET, format!("{txs}?limit=-1")).malformed("limit"),
