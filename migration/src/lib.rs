@@ -9,6 +9,7 @@ mod m20261122_000003_market_data;
 mod m20261122_000004_lean_transaction_indexes;
 mod m20261122_000005_upload_retry;
 mod m20261122_000006_transaction_date_indexes;
+mod m20261122_000007_deferred_transaction_keys;
 
 /// All migrations in order.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_lean_transaction_indexes::Migration),
             Box::new(m20261122_000005_upload_retry::Migration),
             Box::new(m20261122_000006_transaction_date_indexes::Migration),
+            Box::new(m20261122_000007_deferred_transaction_keys::Migration),
         ]
     }
 }

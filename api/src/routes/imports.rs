@@ -101,7 +101,9 @@ pub async fn import_file(
         ServiceError::Unexpected(anyhow::anyhow!("creating {}: {e}", dir.display()))
     })?;
     let path = dir.join(format!("upload-{}", Uuid::new_v4()));
+    let started = std::time::Instant::now();
     let spooled = spool(&mut payload, &path, limit).await;
+    tracing::debug!(spool_ms = started.elapsed().as_millis(), "upload spooled");
     let result = match spooled {
         Ok(()) => {
             ctx.imports()

@@ -14,7 +14,7 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set, TransactionTrait};
@@ -640,11 +640,8 @@ impl ImportService<'_> {
         .await?;
         // A CSV into an account without an integration ends by deriving its holdings: keep
         // its cash current while writing, so that step need not sum the whole ledger again.
-        // The sum sorts the account's rows: with the temp store on disk, as for holdings.
         if format == FileFormat::Csv && row.integration_type.is_none() && !options.dry_run {
-            sqlite_bulk_mode(txn, None).await?;
             ledger.track_cash(txn).await?;
-            sqlite_bulk_mode(txn, Some(self.ctx.settings.database.sqlite_cache_mib)).await?;
         }
         let mut counts = BatchCounts::default();
         let mut reported_holdings = None;
@@ -731,8 +728,12 @@ impl ImportService<'_> {
                 // Each batch is staged (deduplicated, its rows built) while the one before it
                 // is inserted, so the database does not wait on this task's per-row work.
                 let mut inflight: Option<(ledger::Staged, u64)> = None;
+                // For the debug log: how long the writer waited for the parser, of how long.
+                let (began, mut waited) = (Instant::now(), Duration::ZERO);
                 loop {
+                    let t = Instant::now();
                     let next = rx.recv().await.transpose().map_err(|e| file_error(&e))?;
+                    waited += t.elapsed();
                     if next.is_some()
                         && let Some(job) = job
                         && job.stop_requested().await?
@@ -773,6 +774,11 @@ impl ImportService<'_> {
                         other => inflight = other,
                     }
                 }
+                tracing::debug!(
+                    batches_ms = began.elapsed().as_millis(),
+                    waited_for_parser_ms = waited.as_millis(),
+                    "file import: CSV batches written"
+                );
                 drop(rx);
                 let _ = parser.await;
                 if cancelled {
@@ -896,8 +902,6 @@ impl ImportService<'_> {
         }
         let phase = Instant::now();
         tracing::debug!(rows = counts.fetched, "file import: records written");
-        // Deriving holdings sorts the account's rows: with the temp store back on disk.
-        sqlite_bulk_mode(txn, None).await?;
         // Holdings: reported positions win; an account without an integration holds what its
         // transactions add up to.
         match reported_holdings {
@@ -1133,14 +1137,13 @@ fn source_of(format: FileFormat) -> &'static str {
     }
 }
 
-/// SQLite only: puts this connection in bulk-import mode (`Some(mib)`: a page cache of `mib`
-/// MiB, and statement journals in memory) or back to normal (`None`: SQLite's default cache of
-/// 2,000 KiB, which frees the excess, and temp files on disk).
+/// SQLite only: gives this connection a page cache of `mib` MiB while a file import writes
+/// (`Some`: a large file writes index pages in random order), or SQLite's default of 2,000 KiB
+/// (`None`, which frees the excess).
 ///
-/// A multi-row `INSERT` into a table with foreign keys keeps a statement journal (so it can
-/// undo itself should a key check fail): every page it touches is first copied there. In a
-/// temp file that is a `pwrite` per page, a quarter of a large import's time; in memory it is a
-/// copy of the pages one statement touches (a few MiB), freed when the statement ends.
+/// (The temp store is left alone: the bulk insert keeps no statement journal, see
+/// `repo::transactions::insert_new`, and SQLite refuses to change it inside a transaction on a
+/// connection whose temp database is open.)
 async fn sqlite_bulk_mode(
     txn: &sea_orm::DatabaseTransaction,
     mib: Option<u32>,
@@ -1148,10 +1151,8 @@ async fn sqlite_bulk_mode(
     if txn.get_database_backend() != sea_orm::DatabaseBackend::Sqlite {
         return Ok(());
     }
-    let (kib, store) = mib.map_or((2_000, "DEFAULT"), |mib| (u64::from(mib) * 1024, "MEMORY"));
-    txn.execute_unprepared(&format!(
-        "PRAGMA cache_size = -{kib}; PRAGMA temp_store = {store}"
-    ))
-    .await
-    .map(|_| ())
+    let kib = mib.map_or(2_000, |mib| u64::from(mib) * 1024);
+    txn.execute_unprepared(&format!("PRAGMA cache_size = -{kib}"))
+        .await
+        .map(|_| ())
 }

@@ -677,8 +677,10 @@ impl LedgerImport {
     }
 }
 
-/// Per-row work between two yields of [`LedgerImport::stage`]: about a millisecond.
-const YIELD_EVERY: usize = 1_000;
+/// Per-row work between two yields of [`LedgerImport::stage`]: about a tenth of a
+/// millisecond, so an insert polled beside it hands the database its next statement soon
+/// after the last one ends (every 1,000 rows measured a few per cent slower).
+const YIELD_EVERY: usize = 100;
 
 /// A batch deduplicated and ready to insert (see [`LedgerImport::stage`]).
 pub struct Staged {

@@ -21,6 +21,7 @@ mod imports;
 mod imports_retry;
 mod integrations;
 mod journey;
+mod ledger_storage;
 mod market_mocks;
 mod market_quotes;
 mod market_scheduler;
