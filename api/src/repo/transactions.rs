@@ -598,24 +598,39 @@ pub async fn list_owned(
     Ok(rows)
 }
 
-/// (id, asset, trade date, price) of a job's buys and sells that carry a price.
-pub async fn job_priced_trades(
-    db: &impl ConnectionTrait,
+/// The query of [`job_priced_trades`]. `import_job_id` has no index: it reads the account's
+/// rows with an asset (a partial index), not every user's ledger.
+#[must_use]
+pub fn job_trades_query(
+    account_id: Uuid,
     job_id: Uuid,
     limit: u64,
-) -> Result<Vec<(Uuid, Uuid, NaiveDate, String)>, DbErr> {
-    let rows: Vec<(Uuid, Option<Uuid>, NaiveDate, Option<String>)> = transaction::Entity::find()
+) -> sea_orm::Select<transaction::Entity> {
+    transaction::Entity::find()
         .select_only()
         .column(transaction::Column::Id)
         .column(transaction::Column::AssetId)
         .column(transaction::Column::TradeDate)
         .column(transaction::Column::Price)
+        .filter(transaction::Column::AccountId.eq(account_id))
+        .filter(transaction::Column::AssetId.is_not_null())
         .filter(transaction::Column::ImportJobId.eq(job_id))
         .filter(transaction::Column::Kind.is_in(["buy", "sell"]))
         .limit(limit)
-        .into_tuple()
-        .all(db)
-        .await?;
+}
+
+/// (id, asset, trade date, price) of a job's buys and sells that carry a price.
+pub async fn job_priced_trades(
+    db: &impl ConnectionTrait,
+    account_id: Uuid,
+    job_id: Uuid,
+    limit: u64,
+) -> Result<Vec<(Uuid, Uuid, NaiveDate, String)>, DbErr> {
+    let rows: Vec<(Uuid, Option<Uuid>, NaiveDate, Option<String>)> =
+        job_trades_query(account_id, job_id, limit)
+            .into_tuple()
+            .all(db)
+            .await?;
     Ok(rows
         .into_iter()
         .filter_map(|(id, asset, date, price)| Some((id, asset?, date, price?)))

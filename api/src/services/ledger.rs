@@ -1250,7 +1250,7 @@ pub async fn detect_anomalies(
         }
     }
     // Prices far from that day's stored market close (where one is known).
-    let priced = repo::transactions::job_priced_trades(db, job_id, 500).await?;
+    let priced = repo::transactions::job_priced_trades(db, account_id, job_id, 500).await?;
     if !priced.is_empty() {
         let mut asset_ids: Vec<Uuid> = priced.iter().map(|t| t.1).collect();
         asset_ids.sort_unstable();

@@ -280,3 +280,34 @@ async fn upgrading_an_sqlite_ledger_to_deferred_keys_keeps_every_row_and_index()
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 }
+
+#[tokio::test]
+async fn a_jobs_priced_trades_are_read_from_its_accounts_rows_not_the_whole_ledger() {
+    use sea_orm::QueryTrait;
+    let app = spawn_app().await;
+    if app.is_postgres() {
+        return; // The plan below is SQLite's.
+    }
+    let query =
+        tributary_api::repo::transactions::job_trades_query(Uuid::now_v7(), Uuid::now_v7(), 500)
+            .build(DatabaseBackend::Sqlite);
+    let plan = app
+        .ctx
+        .db
+        .query_all_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Sqlite,
+            format!("EXPLAIN QUERY PLAN {}", query.sql),
+            query.values.map(|v| v.0).unwrap_or_default(),
+        ))
+        .await
+        .expect("explain runs")
+        .iter()
+        .map(|r| r.try_get::<String>("", "detail").expect("a plan line"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    assert!(
+        plan.contains("USING INDEX") && plan.contains("account_id=?"),
+        "an index seek on the account: {plan}"
+    );
+    assert!(!plan.contains("SCAN transactions"), "no full scan: {plan}");
+}
