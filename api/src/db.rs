@@ -136,3 +136,71 @@ fn sqlite_path(url: &str) -> Option<String> {
     let path = rest.split('?').next()?;
     (!path.is_empty() && path != ":memory:").then(|| path.to_string())
 }
+
+/// Whether `e` is SQLite's "database is locked" (busy, or locked, past the busy timeout):
+/// another connection holds the write lock, as a file import does for its whole length. Not
+/// a fault; the statement may simply be tried again later.
+#[must_use]
+pub fn is_busy(e: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    let (DbErr::Query(RuntimeErr::SqlxError(e))
+    | DbErr::Exec(RuntimeErr::SqlxError(e))
+    | DbErr::Conn(RuntimeErr::SqlxError(e))) = e
+    else {
+        return false;
+    };
+    let sea_orm::sqlx::Error::Database(db) = &**e else {
+        return false;
+    };
+    // Extended codes keep the primary code in the low byte: SQLITE_BUSY 5, SQLITE_LOCKED 6.
+    db.code()
+        .and_then(|c| c.parse::<i32>().ok())
+        .is_some_and(|c| matches!(c & 0xff, 5 | 6))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_busy;
+    use sea_orm::{ConnectOptions, ConnectionTrait, Database, TransactionTrait};
+
+    #[tokio::test]
+    async fn a_write_lock_held_elsewhere_is_told_apart_from_other_errors() {
+        let path = std::env::temp_dir().join(format!("tributary-busy-{}.db", uuid::Uuid::new_v4()));
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let holder = Database::connect(&url).await.expect("connect");
+        holder
+            .execute_unprepared("PRAGMA journal_mode = WAL; CREATE TABLE t (x)")
+            .await
+            .expect("table");
+        let mut options = ConnectOptions::new(&url);
+        options.max_connections(1).min_connections(1);
+        let other = Database::connect(options).await.expect("connect");
+        other
+            .execute_unprepared("PRAGMA busy_timeout = 0")
+            .await
+            .expect("no waiting");
+
+        let txn = holder.begin().await.expect("begin");
+        txn.execute_unprepared("INSERT INTO t VALUES (1)")
+            .await
+            .expect("the write lock");
+        let busy = other
+            .execute_unprepared("INSERT INTO t VALUES (2)")
+            .await
+            .expect_err("locked out");
+        assert!(is_busy(&busy), "{busy:?}");
+        let broken = other
+            .execute_unprepared("INSERT INTO missing VALUES (2)")
+            .await
+            .expect_err("no such table");
+        assert!(!is_busy(&broken), "{broken:?}");
+        txn.rollback().await.expect("rollback");
+        other
+            .execute_unprepared("INSERT INTO t VALUES (3)")
+            .await
+            .expect("free again");
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+}

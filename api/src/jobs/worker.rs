@@ -36,6 +36,14 @@ async fn work(ctx: Arc<AppContext>, index: usize) {
                 let jitter = rand::thread_rng().gen_range(0.5..1.5);
                 tokio::time::sleep(poll.mul_f64(jitter)).await;
             }
+            // A file import holds SQLite's write lock for its whole length: expected, quiet.
+            Err(e) if crate::db::is_busy(&e) => {
+                tracing::debug!(
+                    worker = index,
+                    "database busy (a write is running); claiming later"
+                );
+                tokio::time::sleep(poll * 2).await;
+            }
             Err(e) => {
                 tracing::warn!(worker = index, error = %e, "claiming a job failed");
                 tokio::time::sleep(poll * 2).await;
