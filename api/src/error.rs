@@ -36,6 +36,13 @@ pub enum ServiceError {
     Upstream(#[from] ConnectorError),
     #[error("unexpected error")]
     Unexpected(#[from] anyhow::Error),
+    /// `error`, which concerns the resource at `instance` (a failed upload: its import job,
+    /// which keeps the file for a retry).
+    #[error("{error}")]
+    At {
+        instance: String,
+        error: Box<ServiceError>,
+    },
 }
 
 impl ServiceError {
@@ -69,6 +76,7 @@ impl ServiceError {
             Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Self::Upstream(_) => "UPSTREAM",
             Self::Unexpected(_) => "INTERNAL",
+            Self::At { error, .. } => error.code(),
         }
     }
 }
@@ -114,6 +122,10 @@ pub struct Problem {
     /// Seconds to wait, for rate-limited requests.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// The resource this occurrence concerns, where there is one: a failed upload's import
+    /// job (`/api/import-jobs/{id}`), which keeps the file for a retry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 impl ResponseError for ServiceError {
@@ -130,6 +142,7 @@ impl ResponseError for ServiceError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::At { error, .. } => error.status_code(),
         }
     }
 
@@ -148,6 +161,7 @@ impl ResponseError for ServiceError {
             code: code.to_string(),
             field: public.field,
             retry_after: public.retry_after,
+            instance: public.instance,
         };
         let mut resp = HttpResponse::build(status);
         resp.insert_header((header::CONTENT_TYPE, "application/problem+json"));
@@ -169,12 +183,19 @@ pub struct PublicError {
     pub detail: String,
     pub field: Option<String>,
     pub retry_after: Option<u64>,
+    pub instance: Option<String>,
 }
 
 impl ServiceError {
     /// The client-facing view of this error, for every transport.
     #[must_use]
     pub fn public(&self) -> PublicError {
+        if let Self::At { instance, error } = self {
+            return PublicError {
+                instance: Some(instance.clone()),
+                ..error.public()
+            };
+        }
         let (title, detail, field) = match self {
             Self::NotFound => (
                 "Not found",
@@ -218,6 +239,7 @@ impl ServiceError {
                     None,
                 )
             }
+            Self::At { error, .. } => return error.public(),
         };
         let retry_after = match self {
             Self::RateLimited { retry_after } => Some(retry_after.as_secs().max(1)),
@@ -231,6 +253,7 @@ impl ServiceError {
             detail,
             field,
             retry_after,
+            instance: None,
         }
     }
 }

@@ -87,6 +87,9 @@ pub(crate) fn to_gql(e: ServiceError) -> async_graphql::Error {
         if let Some(secs) = public.retry_after {
             ext.set("retryAfter", secs);
         }
+        if let Some(instance) = &public.instance {
+            ext.set("instance", instance.as_str());
+        }
     })
 }
 

@@ -57,9 +57,9 @@ pub struct ImportUpload {
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Read-only API token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A sync of the account is running, or the upload was cancelled while it ran (nothing written; its job keeps the file for a retry)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A sync of the account is running, or the upload was cancelled while it ran (nothing written; its job, named by `instance`, keeps the file for a retry)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "File larger than jobs.upload_limit_bytes", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unreadable file or bad rows (line named); nothing written. When a job was created it is failed and keeps the file for a retry", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unreadable file or bad rows (line named); nothing written. When a job was created it is failed, named by `instance`, and keeps the file for a retry", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/accounts/{id}/import")]

@@ -227,12 +227,19 @@ impl ImportService<'_> {
             Ended::Written(_) => Ok(ImportResult::Job(Box::new(
                 self.ctx.import_jobs().get(actor.user_id, job.id).await?,
             ))),
-            Ended::Cancelled { .. } => Err(ServiceError::Conflict(format!(
-                "the import was cancelled and nothing was written; its job {} keeps the file: \
-                 POST /api/import-jobs/{}/retry runs it again",
-                job.id, job.id
-            ))),
-            Ended::Failed(e) => Err(e),
+            // The error names the job, which keeps the file for a retry.
+            Ended::Cancelled { .. } => Err(ServiceError::At {
+                instance: format!("/api/import-jobs/{}", job.id),
+                error: Box::new(ServiceError::Conflict(format!(
+                    "the import was cancelled and nothing was written; its job {} keeps the \
+                     file: POST /api/import-jobs/{}/retry runs it again",
+                    job.id, job.id
+                ))),
+            }),
+            Ended::Failed(e) => Err(ServiceError::At {
+                instance: format!("/api/import-jobs/{}", job.id),
+                error: Box::new(e),
+            }),
         }
     }
 

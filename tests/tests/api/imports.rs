@@ -123,6 +123,10 @@ async fn broken_files_are_refused_with_a_clear_error_and_nothing_written() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["field"], "import_profile");
+    assert!(
+        body.get("instance").is_none(),
+        "refused before any job: {body}"
+    );
     assert_eq!(count(&app, t, &account).await, 0);
     let (status, body) = app
         .upload(t, &account, "?format=xls", "x", b"a".to_vec())

@@ -75,7 +75,18 @@ async fn rejected_upload(app: &TestApp, token: &str) -> (String, Value) {
             .contains("Datum"),
         "{body}"
     );
+    // The problem names the failed job (RFC 9457 `instance`), which keeps the file.
     let failed = newest_job(app, token, &account).await;
+    assert_eq!(
+        body["instance"],
+        format!("/api/import-jobs/{}", id_of(&failed)),
+        "{body}"
+    );
+    let named = app
+        .get(body["instance"].as_str().expect("instance"), token)
+        .await;
+    assert_eq!(named.status, StatusCode::OK, "{}", named.text);
+    assert_eq!(named.body["id"], failed["id"]);
     assert_eq!(failed["status"], "failed", "{failed}");
     assert_eq!(failed["trigger"], "upload");
     (account, failed)
