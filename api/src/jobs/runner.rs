@@ -73,7 +73,9 @@ pub async fn run(ctx: &AppContext, job: import_job::Model) -> ServiceResult<RunO
     }
 }
 
-fn spawn_renewal(ctx: &AppContext, job_id: uuid::Uuid) -> tokio::task::JoinHandle<()> {
+/// Renews this node's lease on job `job_id` every third of a lease until aborted (or the lease
+/// is lost), through the pool.
+pub(crate) fn spawn_renewal(ctx: &AppContext, job_id: uuid::Uuid) -> tokio::task::JoinHandle<()> {
     let db = ctx.db.clone();
     let owner = ctx.node_id.clone();
     let lease = lease(ctx);

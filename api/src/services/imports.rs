@@ -39,11 +39,21 @@ const BATCH: usize = 20_000;
 /// Chunk size of a kept file in the database.
 const FILE_CHUNK: usize = 1 << 20;
 
-/// How long a node holds an upload job it runs. The import's transaction holds SQLite's only
-/// write lock, so the lease cannot be renewed while it writes: it is taken long enough for any
-/// upload instead. A node that dies mid-upload leaves its job to be claimed again after it.
-fn upload_lease() -> chrono::Duration {
-    chrono::Duration::hours(6)
+/// How long a node holds an upload job it runs before renewing it. On PostgreSQL the lease is
+/// the workers' (`jobs.lease_secs`), renewed through the pool while the import runs, so a job
+/// whose node died is claimed again within a lease. On SQLite the import's transaction holds
+/// the only write lock, so the lease cannot be renewed while it writes: it is taken long
+/// enough for any upload instead (a single SQLite node has no other node to take it over).
+fn upload_lease(ctx: &AppContext) -> chrono::Duration {
+    if renews_upload_leases(ctx) {
+        chrono::Duration::seconds(ctx.settings.jobs.lease_secs)
+    } else {
+        chrono::Duration::hours(6)
+    }
+}
+
+fn renews_upload_leases(ctx: &AppContext) -> bool {
+    ctx.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres
 }
 
 /// Options of one upload.
@@ -211,7 +221,7 @@ impl ImportService<'_> {
         let mut m: import_job::ActiveModel = created.into();
         m.status = Set("running".into());
         m.lease_owner = Set(Some(self.ctx.node_id.clone()));
-        m.lease_expires_at = Set(Some(Utc::now() + upload_lease()));
+        m.lease_expires_at = Set(Some(Utc::now() + upload_lease(self.ctx)));
         m.started_at = Set(Some(Utc::now()));
         m.attempt = Set(1);
         m.options = Set(serde_json::to_string(&options.stored(format)).ok());
@@ -254,7 +264,7 @@ impl ImportService<'_> {
     pub async fn run_claimed(&self, job: import_job::Model) -> ServiceResult<import_job::Model> {
         let started = Instant::now();
         let mut m: import_job::ActiveModel = job.clone().into();
-        m.lease_expires_at = Set(Some(Utc::now() + upload_lease()));
+        m.lease_expires_at = Set(Some(Utc::now() + upload_lease(self.ctx)));
         m.progress = Set(0);
         m.processed = Set(0);
         if !repo::import_jobs::save_held(&self.ctx.db, &self.ctx.node_id, m).await? {
@@ -320,6 +330,8 @@ impl ImportService<'_> {
         file: FileAt,
     ) -> ServiceResult<(import_job::Model, Ended)> {
         let started = Instant::now();
+        let renewal = renews_upload_leases(self.ctx)
+            .then(|| crate::jobs::runner::spawn_renewal(self.ctx, job.id));
         let tracked = self.ctx.live_jobs.track(job.id);
         // Only for progress: an unreadable file fails in `write_file`, naming the problem.
         let size = tokio::fs::metadata(path).await.map_or(0, |m| m.len());
@@ -360,8 +372,11 @@ impl ImportService<'_> {
                 file,
                 tracked.cancel_request(),
             )
-            .await?;
-        Ok((job, ended))
+            .await;
+        if let Some(renewal) = renewal {
+            renewal.abort();
+        }
+        Ok((job?, ended))
     }
 
     /// Ends a file import's job: status, counts, error; the file stored (from `path`) or kept

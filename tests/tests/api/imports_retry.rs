@@ -589,3 +589,64 @@ async fn another_nodes_worker_runs_the_retry_from_the_file_kept_in_the_database(
     assert_eq!(owners, vec![b.ctx.node_id.clone()], "node B ran it");
     assert_eq!(tx_rows(&a, &account).await, 3);
 }
+
+/// On PostgreSQL an upload holds a worker lease (`jobs.lease_secs`) renewed while it runs, not
+/// the hours SQLite needs: a job whose node died is claimed again within a lease.
+#[tokio::test]
+async fn an_upload_on_postgres_holds_a_short_lease_renewed_while_it_runs() {
+    use tributary_entity::import_job::{Column, Entity};
+    let app = pipeline_app(&[("LEASE_SECS", "3")]).await;
+    if !app.is_postgres() {
+        return; // SQLite: the import holds the only write lock; its lease is taken long.
+    }
+    let user = TestUser::register(&app).await;
+    let t = user.token();
+    let account = app.create_account(t, "Checking").await;
+    set_profile(&app, t, &account, profile("Date")).await;
+    let csv: String = std::iter::once("Date,Description,Amount,Currency,Reference\n".to_string())
+        .chain((0..60_000).map(|i| {
+            format!(
+                "2024-{:02}-{:02},row {i},{}.{:02},USD,R-{i}\n",
+                1 + i % 12,
+                1 + i % 28,
+                i % 500,
+                i % 100
+            )
+        }))
+        .collect();
+    let upload = app.upload(t, &account, "", "big.csv", csv.into_bytes());
+    tokio::pin!(upload);
+    // While it runs: the lease never reaches past a few seconds, and moves forward.
+    let account_id = Uuid::parse_str(&account).expect("account id");
+    let mut leases = Vec::new();
+    let (status, job) = loop {
+        tokio::select! {
+            done = &mut upload => break done,
+            () = tokio::time::sleep(std::time::Duration::from_millis(20)) => {
+                let running = Entity::find()
+                    .filter(Column::AccountId.eq(account_id))
+                    .filter(Column::Status.eq("running"))
+                    .one(&app.ctx.db)
+                    .await
+                    .expect("job read");
+                if let Some(expires) = running.and_then(|j| j.lease_expires_at) {
+                    let left = expires - chrono::Utc::now();
+                    assert!(
+                        left <= chrono::Duration::seconds(4),
+                        "a worker lease, not hours: {left}"
+                    );
+                    leases.push(expires);
+                }
+            }
+        }
+    };
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["inserted"], 60_000);
+    assert!(!leases.is_empty(), "the upload was seen running");
+    // Seen running for longer than a renewal period (a third of the lease): renewed.
+    let (first, last) = (leases[0], leases[leases.len() - 1]);
+    if leases.len() >= 100 {
+        assert!(last > first, "the lease was renewed: {leases:?}");
+    }
+}
