@@ -29,7 +29,8 @@ pub struct NewTransaction {
     pub match_reason: Option<String>,
 }
 
-const INSERT_COLUMNS: [&str; 20] = [
+/// Every column of a ledger row, in the table's order (what [`insert_new`] may write).
+pub const INSERT_COLUMNS: [&str; 20] = [
     "id",
     "account_id",
     "asset_id",

@@ -118,28 +118,7 @@ async fn the_bulk_insert_skips_existing_ids_but_fails_on_any_other_broken_constr
 
 /// Every column of every ledger row, as SQLite quotes it (exact, blobs included).
 async fn ledger_snapshot(db: &DatabaseConnection) -> Vec<String> {
-    let columns = [
-        "id",
-        "account_id",
-        "asset_id",
-        "kind",
-        "trade_date",
-        "settle_date",
-        "quantity",
-        "price",
-        "amount",
-        "fee",
-        "currency",
-        "description",
-        "source",
-        "source_id",
-        "fingerprint",
-        "import_job_id",
-        "created_at",
-        "occurrence",
-        "alias_of",
-        "match_reason",
-    ];
+    let columns = tributary_api::repo::transactions::INSERT_COLUMNS;
     let expr = columns
         .iter()
         .map(|c| format!("quote({c})"))
