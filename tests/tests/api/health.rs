@@ -114,15 +114,9 @@ async fn a_new_sqlite_database_has_16k_pages_and_its_log_is_checkpointed_in_the_
     let user = TestUser::register(&app).await;
     let t = user.token();
     let account = app.create_account(t, "Checking").await;
-    let r = app
-        .put(
-            &format!("/api/accounts/{account}/import-profile"),
-            t,
-            serde_json::json!({"columns": {"date": "Date", "amount": "Amount",
-                                           "currency": "Currency", "id": "Reference"}}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let profile = serde_json::json!({"columns": {"date": "Date", "amount": "Amount",
+                                                 "currency": "Currency", "id": "Reference"}});
+    crate::pipeline_support::set_profile(&app, t, &account, profile).await;
     let csv: String = std::iter::once("Date,Amount,Currency,Reference\n".to_string())
         .chain(
             (0..3_000).map(|i| format!("2024-01-{:02},1.{:02},USD,R-{i}\n", 1 + i % 28, i % 100)),

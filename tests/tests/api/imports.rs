@@ -4,6 +4,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 use tributary_tests::{TestApp, TestUser, spawn_app};
 
+use crate::pipeline_support::set_profile;
+
 const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../connectors/tests/fixtures/files/"
@@ -263,14 +265,7 @@ async fn a_csv_out_of_date_order_lists_like_the_file_and_reimports_as_duplicates
         "columns": {"date": "Date", "amount": "Amount", "description": "Description"},
         "default_currency": "USD"
     });
-    let r = app
-        .put(
-            &format!("/api/accounts/{account}/import-profile"),
-            t,
-            profile,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    set_profile(&app, t, &account, profile).await;
     let csv = b"Date,Description,Amount\n\
 2024-03-02,first of the 2nd,1.00\n\
 2024-03-01,only of the 1st,2.00\n\
@@ -332,15 +327,9 @@ async fn a_csv_out_of_date_order_lists_like_the_file_and_reimports_as_duplicates
 /// A new account whose CSV profile reads `Date,Description,Amount,Currency,Reference`.
 async fn bank_account(app: &TestApp, token: &str) -> String {
     let account = app.create_account(token, "Checking").await;
-    let r = app
-        .put(
-            &format!("/api/accounts/{account}/import-profile"),
-            token,
-            json!({"columns": {"date": "Date", "amount": "Amount", "currency": "Currency",
-                               "description": "Description", "id": "Reference"}}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let profile = json!({"columns": {"date": "Date", "amount": "Amount", "currency": "Currency",
+                                     "description": "Description", "id": "Reference"}});
+    set_profile(app, token, &account, profile).await;
     account
 }
 

@@ -10,7 +10,7 @@ use tributary_tests::{AppOptions, TestApp, TestUser, spawn_app_on};
 use uuid::Uuid;
 
 use crate::pipeline_support::{
-    duplicate_row_groups, int, job, jobs_env, pipeline_app, tx_rows, wait_finished,
+    duplicate_row_groups, int, job, jobs_env, pipeline_app, set_profile, tx_rows, wait_finished,
 };
 
 /// Three good rows.
@@ -24,17 +24,6 @@ fn profile(date_column: &str) -> Value {
         "columns": {"date": date_column, "amount": "Amount", "currency": "Currency", "description": "Description", "id": "Reference"},
         "default_currency": "USD"
     })
-}
-
-async fn set_profile(app: &TestApp, token: &str, account: &str, profile: Value) {
-    let r = app
-        .put(
-            &format!("/api/accounts/{account}/import-profile"),
-            token,
-            profile,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }
 
 /// The account's newest job.
@@ -92,6 +81,18 @@ async fn rejected_upload(app: &TestApp, token: &str) -> (String, Value) {
     (account, failed)
 }
 
+/// A pipeline app (with `jobs` settings), a user, and their account with a rejected upload:
+/// `(app, user, account, failed job, its id)`.
+async fn app_with_rejected_upload(
+    jobs: &[(&str, &str)],
+) -> (TestApp, TestUser, String, Value, String) {
+    let app = pipeline_app(jobs).await;
+    let user = TestUser::register(&app).await;
+    let (account, failed) = rejected_upload(&app, user.token()).await;
+    let id = id_of(&failed);
+    (app, user, account, failed, id)
+}
+
 fn id_of(job: &Value) -> String {
     job["id"].as_str().expect("job id").to_string()
 }
@@ -113,11 +114,8 @@ async fn retry(app: &TestApp, token: &str, id: &str) -> tributary_tests::TestRes
 
 #[tokio::test]
 async fn a_rejected_upload_runs_again_after_the_profile_is_fixed_and_inserts_each_row_once() {
-    let app = pipeline_app(&[]).await;
-    let user = TestUser::register(&app).await;
+    let (app, user, account, failed, id) = app_with_rejected_upload(&[]).await;
     let t = user.token();
-    let (account, failed) = rejected_upload(&app, t).await;
-    let id = id_of(&failed);
     assert_eq!(failed["retryable"], true, "{failed}");
     assert_eq!(
         failed["options"],
@@ -255,11 +253,9 @@ async fn retrying_a_succeeded_upload_is_a_conflict_over_rest_and_graphql() {
 
 #[tokio::test]
 async fn with_no_retention_a_failed_upload_keeps_no_file_and_cannot_be_retried() {
-    let app = pipeline_app(&[("UPLOAD_RETENTION_DAYS", "0")]).await;
-    let user = TestUser::register(&app).await;
+    let (app, user, _, failed, id) =
+        app_with_rejected_upload(&[("UPLOAD_RETENTION_DAYS", "0")]).await;
     let t = user.token();
-    let (_, failed) = rejected_upload(&app, t).await;
-    let id = id_of(&failed);
     assert_eq!(failed["retryable"], false, "{failed}");
     assert_eq!(
         failed["options"]["format"], "csv",
@@ -272,11 +268,8 @@ async fn with_no_retention_a_failed_upload_keeps_no_file_and_cannot_be_retried()
 
 #[tokio::test]
 async fn the_scheduler_purges_kept_files_once_their_retention_ends_and_the_retry_is_refused() {
-    let app = pipeline_app(&[("WORKERS", "0")]).await;
-    let user = TestUser::register(&app).await;
+    let (app, user, _, _, id) = app_with_rejected_upload(&[("WORKERS", "0")]).await;
     let t = user.token();
-    let (_, failed) = rejected_upload(&app, t).await;
-    let id = id_of(&failed);
     let chunks = kept_chunks(&app, &id).await;
     assert!(chunks > 0);
 
@@ -301,11 +294,8 @@ async fn the_scheduler_purges_kept_files_once_their_retention_ends_and_the_retry
 
 #[tokio::test]
 async fn deleting_the_account_deletes_its_kept_upload_files() {
-    let app = pipeline_app(&[("WORKERS", "0")]).await;
-    let user = TestUser::register(&app).await;
+    let (app, user, account, _, id) = app_with_rejected_upload(&[("WORKERS", "0")]).await;
     let t = user.token();
-    let (account, failed) = rejected_upload(&app, t).await;
-    let id = id_of(&failed);
     assert!(kept_chunks(&app, &id).await > 0);
     let r = app.delete(&format!("/api/accounts/{account}"), t).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
@@ -409,11 +399,8 @@ async fn an_upload_reports_processed_equal_to_fetched_and_its_options_when_it_en
 /// import checks it before its first batch, rolls back, and ends `cancelled` with its file.
 #[tokio::test]
 async fn a_cancelled_running_upload_writes_nothing_keeps_its_file_and_can_be_retried() {
-    let app = pipeline_app(&[("WORKERS", "0")]).await;
-    let user = TestUser::register(&app).await;
+    let (app, user, account, _, id) = app_with_rejected_upload(&[("WORKERS", "0")]).await;
     let t = user.token();
-    let (account, failed) = rejected_upload(&app, t).await;
-    let id = id_of(&failed);
     set_profile(&app, t, &account, profile("Date")).await;
     let r = retry(&app, t, &id).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -471,11 +458,8 @@ async fn a_cancelled_running_upload_writes_nothing_keeps_its_file_and_can_be_ret
 /// process. The import is stood in for by the registry handle it would hold.
 #[tokio::test]
 async fn a_running_upload_shows_live_progress_and_takes_a_cancel_in_process() {
-    let app = pipeline_app(&[("WORKERS", "0")]).await;
-    let user = TestUser::register(&app).await;
+    let (app, user, account, _, id) = app_with_rejected_upload(&[("WORKERS", "0")]).await;
     let t = user.token();
-    let (account, failed) = rejected_upload(&app, t).await;
-    let id = id_of(&failed);
     set_profile(&app, t, &account, profile("Date")).await;
     assert_eq!(retry(&app, t, &id).await.status, StatusCode::OK);
     let job_id = Uuid::parse_str(&id).expect("id");
@@ -565,11 +549,8 @@ async fn a_running_upload_shows_live_progress_and_takes_a_cancel_in_process() {
 /// from the disk of the node that received the upload.
 #[tokio::test]
 async fn another_nodes_worker_runs_the_retry_from_the_file_kept_in_the_database() {
-    let a = pipeline_app(&[("WORKERS", "0")]).await;
-    let user = TestUser::register(&a).await;
+    let (a, user, account, _, id) = app_with_rejected_upload(&[("WORKERS", "0")]).await;
     let t = user.token();
-    let (account, failed) = rejected_upload(&a, t).await;
-    let id = id_of(&failed);
     set_profile(&a, t, &account, profile("Date")).await;
     assert_eq!(retry(&a, t, &id).await.status, StatusCode::OK);
 

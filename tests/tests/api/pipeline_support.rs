@@ -171,3 +171,15 @@ pub fn num(v: &Value) -> f64 {
 pub fn int(v: &Value) -> i64 {
     v.as_i64().unwrap_or_else(|| panic!("not an integer: {v}"))
 }
+
+/// Saves the account's CSV import profile (`PUT /api/accounts/{id}/import-profile`).
+pub async fn set_profile(app: &TestApp, token: &str, account: &str, profile: Value) {
+    let r = app
+        .put(
+            &format!("/api/accounts/{account}/import-profile"),
+            token,
+            profile,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
